@@ -1,0 +1,35 @@
+# Two commands on a fresh machine with Python 3.11+, make and git:
+#   make run   set up, then run the main job on the bundled sample (emails land in data/outbox)
+#   make test  set up, then ruff, mypy and pytest, as CI runs them
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Breadcrumbs needs Python 3.11 or newer: run make PY=python3.11")'
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/breadcrumbs sync --sample
+	$(BIN)/breadcrumbs follow-up
+
+lint: $(STAMP)
+	$(BIN)/ruff check flows tests bench
+	$(BIN)/ruff format --check flows tests bench
+	$(BIN)/mypy
+
+# pytest exits 5 when it collected no test: make treats that as a failure, as it should.
+test: lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,243 @@
+"""Read stage: turn a source (folder, workbook, single export, Google Sheet) into raw tables.
+
+A raw table is a header and cells, each row numbered as a spreadsheet shows it (header row
+included), so every later message can name the file, row and column. This module judges
+nothing but the shape of the file; validate.py judges the values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from flows.errors import SourceError
+from flows.headers import TABLES, Mapping, find_header_row, map_headers
+
+Cell = str | int | float | date | datetime | None
+
+# A Google Sheets URL, or a bare spreadsheet ID (44 characters of base64url in practice).
+_SHEET_URL = re.compile(r"^https://docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)")
+_SHEET_ID = re.compile(r"^[A-Za-z0-9_-]{30,}$")
+
+
+@dataclass
+class RawTable:
+    """One sheet as read: header cells and data rows, before any column is understood."""
+
+    name: str  # contacts | interactions | prospects
+    file: str  # what error messages call it: "contacts.csv", "network.xlsx[contacts]"
+    header_row: int
+    header: list[str]
+    rows: list[tuple[int, list[Cell]]]  # (row number as a spreadsheet shows it, cells)
+
+
+@dataclass
+class Table:
+    """A raw table whose columns are understood: canonical column -> cell, per row."""
+
+    name: str
+    file: str
+    export: str  # "generic", "linkedin", "google", "outlook"
+    rows: list[tuple[int, dict[str, Cell]]]
+    columns: set[str] = field(default_factory=set)
+
+
+SheetReader = Callable[[str], list[RawTable]]
+
+
+def sheet_id_of(source: str) -> str | None:
+    """The spreadsheet ID if `source` names a Google Sheet rather than a local path."""
+    match = _SHEET_URL.match(source.strip())
+    if match:
+        return match.group(1)
+    if _SHEET_ID.match(source.strip()) and not Path(source).exists():
+        return source.strip()
+    return None
+
+
+def read_source(source: str, sheet_reader: SheetReader | None = None) -> list[Table]:
+    """Read every table a source holds; raise SourceError if it cannot be read at all."""
+    raw = _read_raw(source, sheet_reader)
+    tables = [understand(t) for t in raw]
+    if not any(t.name == "contacts" for t in tables):
+        raise SourceError(f"{source}: no contacts found (expected a contacts sheet or CSV)")
+    return tables
+
+
+def _read_raw(source: str, sheet_reader: SheetReader | None) -> list[RawTable]:
+    sheet_id = sheet_id_of(source)
+    if sheet_id is not None:
+        if sheet_reader is None:
+            raise SourceError(f"{source}: Google Sheets needs `breadcrumbs auth` first")
+        return sheet_reader(sheet_id)
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise SourceError(f"{source}: no such file or folder")
+    if path.is_dir():
+        return _read_folder(path)
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_workbook(path)
+    if suffix in (".csv", ".txt", ".tsv"):
+        return [_read_csv(path, "contacts", path.name)]
+    raise SourceError(
+        f"{path.name}: not a spreadsheet Breadcrumbs reads; use a folder of CSV files, "
+        "an .xlsx workbook, a contacts .csv export or a Google Sheet URL"
+    )
+
+
+def _read_folder(folder: Path) -> list[RawTable]:
+    by_name = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
+    tables = []
+    for name in TABLES:
+        path = by_name.get(f"{name}.csv")
+        if path is not None:
+            tables.append(_read_csv(path, name, path.name))
+        elif name == "contacts":
+            raise SourceError(f"{folder}: no contacts.csv in this folder")
+    return tables
+
+
+def decode(data: bytes, file: str) -> str:
+    """Decode UTF-8 (with or without Excel's BOM), UTF-16 with a BOM, or Windows-1252.
+
+    Excel and older Outlook write Windows-1252; a file that is not valid UTF-8 is taken to be
+    that, the commonest legacy encoding of the spreadsheets people export.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    if b"\x00" in data[:4096] and data.count(b"\x00") > len(data) // 4:
+        raise SourceError(f"{file}: looks like a binary file, not a spreadsheet")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # cp1252 leaves five bytes undefined; latin-1 maps every byte, so nothing is lost.
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+
+
+def _read_csv(path: Path, name: str, file: str) -> RawTable:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{file}: cannot be read ({exc.strerror})") from None
+    text = decode(data, file)
+    if not text.strip():
+        raise SourceError(f"{file}: the file is empty")
+    return parse_csv_text(text, name, file)
+
+
+def parse_csv_text(text: str, name: str, file: str) -> RawTable:
+    sample = text[:8192]
+    delimiter = ","
+    first_line = sample.split("\n", 1)[0]
+    if first_line.count("\t") > first_line.count(",") and "\t" in first_line:
+        delimiter = "\t"
+    elif first_line.count(";") > first_line.count(",") and ";" in first_line:
+        delimiter = ";"
+    # Replace NULs: the csv module refuses them, and they can never be part of a good value.
+    reader = csv.reader(
+        io.StringIO(text.replace("\x00", "\ufffd"), newline=""), delimiter=delimiter
+    )
+    records: list[list[Cell]] = []
+    try:
+        for record in reader:
+            records.append(list(record))
+    except csv.Error as exc:
+        raise SourceError(f"{file}: not a readable CSV file ({exc})") from None
+    return _raw_from_records(records, name, file)
+
+
+def _raw_from_records(records: Sequence[Sequence[Cell]], name: str, file: str) -> RawTable:
+    """Find the header (past a preamble such as LinkedIn's "Notes:") and number the rows."""
+    header_index = find_header_row(records, name)
+    if header_index is None:
+        raise SourceError(
+            f"{file}: no header row found; the first row should name the columns "
+            f"(for {name}: e.g. {', '.join(_example_columns(name))})"
+        )
+    header = [str(c).strip() if c is not None else "" for c in records[header_index]]
+    rows = []
+    for index in range(header_index + 1, len(records)):
+        cells = list(records[index])
+        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+            continue
+        rows.append((index + 1, cells))
+    return RawTable(name, file, header_index + 1, header, rows)
+
+
+def _example_columns(name: str) -> list[str]:
+    return {
+        "contacts": ["email", "name", "company"],
+        "interactions": ["date", "contact", "kind", "topic"],
+        "prospects": ["company", "role", "stage"],
+    }[name]
+
+
+def _read_workbook(path: Path) -> list[RawTable]:
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        # read_only streams rows; data_only gives a formula's last value, never its text.
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise SourceError(f"{path.name}: not a readable .xlsx workbook ({exc})") from None
+    try:
+        sheets = {ws.title.strip().lower(): ws for ws in book.worksheets}
+        tables = []
+        for name in TABLES:
+            ws = sheets.get(name)
+            if ws is None and name == "contacts" and len(book.worksheets) == 1:
+                ws = book.worksheets[0]  # a one-sheet workbook is a list of people
+            if ws is None:
+                if name == "contacts":
+                    raise SourceError(
+                        f"{path.name}: no sheet named contacts "
+                        f"(sheets: {', '.join(ws.title for ws in book.worksheets)})"
+                    )
+                continue
+            records = [list(r) for r in ws.iter_rows(values_only=True)]
+            if not records:
+                if name == "contacts":
+                    raise SourceError(f"{path.name}[{ws.title}]: the sheet is empty")
+                continue
+            tables.append(_raw_from_records(records, name, f"{path.name}[{ws.title}]"))
+        return tables
+    finally:
+        book.close()
+
+
+def understand(raw: RawTable) -> Table:
+    """Map a raw table's headers to canonical columns (see headers.py)."""
+    mapping: Mapping = map_headers(raw.name, raw.header)
+    if raw.name == "contacts" and not (
+        {"email", "name", "first_name", "last_name"} & set(mapping.columns.values())
+    ):
+        raise SourceError(
+            f"{raw.file}: no email and no name column (headers: {', '.join(raw.header)})"
+        )
+    rows = []
+    for number, cells in raw.rows:
+        row: dict[str, Cell] = {}
+        for index, column in mapping.columns.items():
+            value = cells[index] if index < len(cells) else None
+            if isinstance(value, str):
+                value = value.strip()
+                if not value:
+                    continue
+            if value is None:
+                continue
+            if column in row:  # a fallback column (E-mail 2) fills only what is empty
+                continue
+            row[column] = value
+        rows.append((number, row))
+    return Table(raw.name, raw.file, mapping.export, rows, set(mapping.columns.values()))

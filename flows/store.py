@@ -1,0 +1,417 @@
+"""The store: one DuckDB file per workspace, its migrations, and the sheet-owned tables.
+
+The spreadsheet owns people, conversations, referrals and prospects: each sync replaces
+those tables in one transaction. The database owns what a sheet cannot know — the ledger of
+emails, opt-outs given on the command line, bounces and mailbox touches — and a sync never
+touches those. DuckDB lets one process open the file for writing and a second one fails at
+once, so every run holds the workspace lock for as long as it has the file open.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from flows import clock
+from flows.errors import WorkspaceError
+from flows.settings import Workspace
+from flows.validate import Validated
+
+MIGRATIONS: list[str] = [
+    # 1: the sheet-owned tables, rejects, and what the store owns beside the ledger.
+    """
+    CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+    CREATE TABLE contacts (
+        contact_id VARCHAR PRIMARY KEY, email VARCHAR, name VARCHAR, first_name VARCHAR,
+        company VARCHAR, title VARCHAR, relationship VARCHAR, phone VARCHAR, notes VARCHAR,
+        linkedin VARCHAR, connected_on DATE, opt_out BOOLEAN, mailable BOOLEAN,
+        unmailable_reason VARCHAR, source_file VARCHAR, source_row INTEGER);
+    CREATE TABLE interactions (
+        interaction_id VARCHAR PRIMARY KEY, contact_id VARCHAR, date DATE, kind VARCHAR,
+        topic VARCHAR, notes VARCHAR, source_file VARCHAR, source_row INTEGER);
+    CREATE TABLE referrals (
+        referrer_id VARCHAR, referred_id VARCHAR, interaction_id VARCHAR, seq INTEGER);
+    CREATE TABLE prospects (
+        prospect_id VARCHAR PRIMARY KEY, company VARCHAR, role VARCHAR, stage VARCHAR,
+        referral_wanted BOOLEAN, share BOOLEAN, notes VARCHAR, source_file VARCHAR,
+        source_row INTEGER);
+    CREATE TABLE rejects (
+        sync_id INTEGER, file VARCHAR, "row" INTEGER, "column" VARCHAR, value VARCHAR,
+        reason VARCHAR, severity VARCHAR);
+    CREATE TABLE syncs (
+        sync_id INTEGER PRIMARY KEY, synced_at TIMESTAMPTZ, synced_on DATE, source VARCHAR,
+        contacts INTEGER, interactions INTEGER, referrals INTEGER, prospects INTEGER,
+        merged INTEGER, created INTEGER, rejected INTEGER);
+    CREATE TABLE opt_outs (email VARCHAR PRIMARY KEY, opted_out_on DATE, via VARCHAR);
+    CREATE TABLE unmailable (email VARCHAR PRIMARY KEY, reason VARCHAR, found_on DATE);
+    CREATE TABLE mailbox_touches (
+        provider_id VARCHAR PRIMARY KEY, email VARCHAR, direction VARCHAR, touched_on DATE,
+        subject VARCHAR);
+    """,
+    # 2: the ledger, one row per intended email keyed by its reason (see ledger.py).
+    """
+    CREATE TABLE messages (
+        key VARCHAR PRIMARY KEY, kind VARCHAR, contact_id VARCHAR, email VARCHAR,
+        subject VARCHAR, message_id VARCHAR, state VARCHAR, reason VARCHAR, mode VARCHAR,
+        raw BLOB, for_date DATE, planned_on DATE, planned_at TIMESTAMPTZ,
+        updated_at TIMESTAMPTZ, delivered_on DATE, provider_id VARCHAR,
+        stored_message_id VARCHAR, attempts INTEGER DEFAULT 0);
+    CREATE TABLE skips (key VARCHAR PRIMARY KEY, skipped_on DATE, reason VARCHAR);
+    """,
+]
+
+LOCK_WAIT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class SyncCounts:
+    sync_id: int
+    contacts: int
+    interactions: int
+    referrals: int
+    prospects: int
+    merged: int
+    created: int
+    rejected: int
+
+
+@contextmanager
+def workspace_lock(workspace: Workspace, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+    """Hold the workspace for one run: a second run waits, then says who holds it."""
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(workspace.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WorkspaceError(
+                        f"{workspace.root}: another breadcrumbs run is using this workspace; "
+                        "wait for it to finish and try again"
+                    ) from None
+                time.sleep(0.2)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock, also when the process dies
+
+
+@contextmanager
+def open_store(workspace: Workspace, lock: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The workspace's database, migrated, locked for this run and closed promptly."""
+    with workspace_lock(workspace) if lock else _nothing():
+        try:
+            con = duckdb.connect(str(workspace.db_path))
+        except duckdb.IOException as exc:
+            raise WorkspaceError(
+                f"{workspace.db_path}: cannot open the database ({exc}); if another program "
+                "has it open, close it and try again"
+            ) from None
+        try:
+            migrate(con)
+            yield con
+        finally:
+            con.close()
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply the migrations this file has not seen yet, each in its own transaction."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)"
+    )
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    current = int(row[0]) if row else 0
+    for version, sql in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        con.execute("BEGIN")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, clock.now()])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)
+
+
+def insert_columns(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Insert many rows in one statement: each column goes in as one typed list.
+
+    Row-at-a-time inserts were the slow part of an earlier pipeline; unnesting parallel lists
+    lets DuckDB take the whole batch at once.
+    """
+    if not rows:
+        return
+    names = ", ".join(f'"{name}"' for name, _ in columns)
+    unnests = ", ".join(
+        f'unnest(${i}::{kind}[]) AS "{name}"' for i, (name, kind) in enumerate(columns, 1)
+    )
+    data = [list(col) for col in zip(*rows, strict=True)]
+    con.execute(f"INSERT INTO {table} ({names}) SELECT {unnests}", data)
+
+
+CONTACT_COLUMNS = [
+    ("contact_id", "VARCHAR"),
+    ("email", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("first_name", "VARCHAR"),
+    ("company", "VARCHAR"),
+    ("title", "VARCHAR"),
+    ("relationship", "VARCHAR"),
+    ("phone", "VARCHAR"),
+    ("notes", "VARCHAR"),
+    ("linkedin", "VARCHAR"),
+    ("connected_on", "DATE"),
+    ("opt_out", "BOOLEAN"),
+    ("mailable", "BOOLEAN"),
+    ("unmailable_reason", "VARCHAR"),
+    ("source_file", "VARCHAR"),
+    ("source_row", "INTEGER"),
+]
+INTERACTION_COLUMNS = [
+    ("interaction_id", "VARCHAR"),
+    ("contact_id", "VARCHAR"),
+    ("date", "DATE"),
+    ("kind", "VARCHAR"),
+    ("topic", "VARCHAR"),
+    ("notes", "VARCHAR"),
+    ("source_file", "VARCHAR"),
+    ("source_row", "INTEGER"),
+]
+REFERRAL_COLUMNS = [
+    ("referrer_id", "VARCHAR"),
+    ("referred_id", "VARCHAR"),
+    ("interaction_id", "VARCHAR"),
+    ("seq", "INTEGER"),
+]
+PROSPECT_COLUMNS = [
+    ("prospect_id", "VARCHAR"),
+    ("company", "VARCHAR"),
+    ("role", "VARCHAR"),
+    ("stage", "VARCHAR"),
+    ("referral_wanted", "BOOLEAN"),
+    ("share", "BOOLEAN"),
+    ("notes", "VARCHAR"),
+    ("source_file", "VARCHAR"),
+    ("source_row", "INTEGER"),
+]
+REJECT_COLUMNS = [
+    ("sync_id", "INTEGER"),
+    ("file", "VARCHAR"),
+    ("row", "INTEGER"),
+    ("column", "VARCHAR"),
+    ("value", "VARCHAR"),
+    ("reason", "VARCHAR"),
+    ("severity", "VARCHAR"),
+]
+
+
+def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCounts:
+    """Replace the sheet-owned tables with this sync's records, all or nothing."""
+    con.execute("BEGIN")
+    try:
+        row = con.execute("SELECT coalesce(max(sync_id), 0) + 1 FROM syncs").fetchone()
+        sync_id = int(row[0]) if row else 1
+        for table in ("contacts", "interactions", "referrals", "prospects", "rejects"):
+            con.execute(f"DELETE FROM {table}")
+        insert_columns(
+            con,
+            "contacts",
+            CONTACT_COLUMNS,
+            [
+                (
+                    c.contact_id,
+                    c.email,
+                    c.name,
+                    c.first_name,
+                    c.company,
+                    c.title,
+                    c.relationship,
+                    c.phone,
+                    c.notes,
+                    c.linkedin,
+                    c.connected_on,
+                    c.opt_out,
+                    c.mailable,
+                    c.unmailable_reason,
+                    c.source_file,
+                    c.source_row,
+                )
+                for c in data.contacts
+            ],
+        )
+        insert_columns(
+            con,
+            "interactions",
+            INTERACTION_COLUMNS,
+            [
+                (
+                    i.interaction_id,
+                    i.contact_id,
+                    i.date,
+                    i.kind,
+                    i.topic,
+                    i.notes,
+                    i.source_file,
+                    i.source_row,
+                )
+                for i in data.interactions
+            ],
+        )
+        insert_columns(
+            con,
+            "referrals",
+            REFERRAL_COLUMNS,
+            [(r.referrer_id, r.referred_id, r.interaction_id, r.seq) for r in data.referrals],
+        )
+        insert_columns(
+            con,
+            "prospects",
+            PROSPECT_COLUMNS,
+            [
+                (
+                    p.prospect_id,
+                    p.company,
+                    p.role,
+                    p.stage,
+                    p.referral_wanted,
+                    p.share,
+                    p.notes,
+                    p.source_file,
+                    p.source_row,
+                )
+                for p in data.prospects
+            ],
+        )
+        insert_columns(
+            con,
+            "rejects",
+            REJECT_COLUMNS,
+            [
+                (sync_id, r.file, r.row, r.column, r.value[:500], r.reason, r.severity)
+                for r in data.rejects
+            ],
+        )
+        # An opt-out seen once in the sheet is kept by the store: deleting the cell later, or
+        # syncing an older copy of the sheet, must never start emails again.
+        con.execute(
+            "INSERT INTO opt_outs SELECT DISTINCT lower(email), ?, 'sheet' FROM contacts "
+            "WHERE opt_out AND email IS NOT NULL ON CONFLICT DO NOTHING",
+            [clock.today()],
+        )
+        counts = SyncCounts(
+            sync_id,
+            len(data.contacts),
+            len(data.interactions),
+            len(data.referrals),
+            len(data.prospects),
+            data.merged,
+            data.created,
+            sum(1 for r in data.rejects if r.severity in ("row", "cell")),
+        )
+        con.execute(
+            "INSERT INTO syncs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                sync_id,
+                clock.now(),
+                clock.today(),
+                source,
+                counts.contacts,
+                counts.interactions,
+                counts.referrals,
+                counts.prospects,
+                counts.merged,
+                counts.created,
+                counts.rejected,
+            ],
+        )
+        set_meta(con, "source", source)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return counts
+
+
+def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute(
+        "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )
+
+
+def find_contact(con: duckdb.DuckDBPyConnection, who: str) -> tuple[str, str] | None:
+    """A contact by email, exact name, or unique partial name: (contact_id, name)."""
+    from flows.validate import fold_name
+
+    folded = fold_name(who)
+    rows = con.execute(
+        "SELECT contact_id, name FROM contacts WHERE lower(email) = ? "
+        "OR lower(name) = ? ORDER BY source_row",
+        [folded, folded],
+    ).fetchall()
+    if not rows:
+        rows = con.execute(
+            "SELECT contact_id, name FROM contacts WHERE contains(lower(name), ?) "
+            "ORDER BY source_row",
+            [folded],
+        ).fetchall()
+        if len(rows) > 1:
+            return None
+    return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+
+def trail(con: duckdb.DuckDBPyConnection, contact_id: str) -> list[tuple[str, str, bool]]:
+    """The referral chain from a person back to the first warm contact.
+
+    Each step follows the earliest referral that named that person. Returns
+    (contact_id, name, loops) per step; `loops` marks a step whose referrer is already on
+    the chain (a cycle or a self-referral), where the walk stops.
+    """
+    rows = con.execute(
+        """
+        WITH RECURSIVE first_referrer AS (
+            SELECT referred_id, arg_min(referrer_id, seq) AS referrer_id
+            FROM referrals GROUP BY referred_id
+        ),
+        walk(contact_id, depth, path) AS (
+            SELECT ?::VARCHAR, 0, [?::VARCHAR]
+            UNION ALL
+            SELECT f.referrer_id, w.depth + 1, list_append(w.path, f.referrer_id)
+            FROM walk w JOIN first_referrer f ON f.referred_id = w.contact_id
+            WHERE NOT list_contains(array_pop_back(w.path), w.contact_id) AND w.depth < 1000
+        )
+        SELECT w.contact_id, coalesce(c.name, w.contact_id),
+               list_contains(array_pop_back(w.path), w.contact_id) AS loops
+        FROM walk w LEFT JOIN contacts c USING (contact_id)
+        ORDER BY w.depth
+        """,
+        [contact_id, contact_id],
+    ).fetchall()
+    return [(str(r[0]), str(r[1]), bool(r[2])) for r in rows]

@@ -1,0 +1,87 @@
+"""One sync: read the source, validate its rows, load them into the store.
+
+Plain Python with one function per stage, so the Prefect flow (sync_flow.py) can make each
+a task, and the CLI can run them directly when no Prefect server is about.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flows.errors import SourceError
+from flows.profile import Profile, load_profile
+from flows.read_sources import RawTable, SheetReader, Table, read_source, sheet_id_of
+from flows.settings import Workspace
+from flows.store import SyncCounts, get_meta, load, open_store
+from flows.validate import Reject, Validated, validate
+
+
+@dataclass
+class SyncReport:
+    source: str
+    counts: SyncCounts
+    rejects: list[Reject] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> Counter[str]:
+        """Rejects by reason, without the detail after a colon ("invalid email: ...")."""
+        return Counter(r.reason.split(":")[0] for r in self.rejects)
+
+
+def resolve_source(workspace: Workspace, explicit: str | None, profile: Profile) -> str:
+    """The source named now, else the profile's `[source] path`, else the one remembered."""
+    if explicit:
+        if sheet_id_of(explicit) is not None:
+            return explicit.strip()
+        return str(Path(explicit).expanduser().resolve())
+    if profile.source.path:
+        path = profile.source.path
+        if sheet_id_of(path) is None and not Path(path).is_absolute():
+            path = str((workspace.root / path).resolve())
+        return path
+    if workspace.db_path.exists():
+        with open_store(workspace) as con:
+            remembered = get_meta(con, "source")
+        if remembered:
+            return remembered
+    raise SourceError(
+        "no source yet: run `breadcrumbs sync SOURCE` once with your spreadsheet "
+        "(a folder of CSV files, an .xlsx workbook, a contacts export or a Google Sheet URL)"
+    )
+
+
+def sheet_reader_for(workspace: Workspace) -> SheetReader:
+    """Google Sheets is read only when a source is one, with the workspace's Google token."""
+
+    def read(sheet_id: str) -> list[RawTable]:
+        from flows.read_sheets import read_sheet
+
+        return read_sheet(workspace, sheet_id)
+
+    return read
+
+
+def read_stage(source: str, sheet_reader: SheetReader | None = None) -> list[Table]:
+    return read_source(source, sheet_reader)
+
+
+def validate_stage(tables: list[Table], profile: Profile) -> Validated:
+    return validate(tables, profile.source.slash_dates)
+
+
+def load_stage(workspace: Workspace, data: Validated, source: str) -> SyncReport:
+    with open_store(workspace) as con:
+        counts = load(con, data, source)
+    return SyncReport(source, counts, data.rejects)
+
+
+def run_sync(
+    workspace: Workspace, source: str | None = None, sheet_reader: SheetReader | None = None
+) -> SyncReport:
+    profile = load_profile(workspace.profile_path)
+    resolved = resolve_source(workspace, source, profile)
+    tables = read_stage(resolved, sheet_reader or sheet_reader_for(workspace))
+    data = validate_stage(tables, profile)
+    return load_stage(workspace, data, resolved)

@@ -1,0 +1,86 @@
+"""Prefect flow `sync-contacts`: read, validate, load, and a table artifact of the rejects.
+
+Wiring only: each task is one stage of flows/sync.py. Tasks are coarse on purpose (one per
+stage), since every task run costs the Prefect server real work.
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.profile import load_profile
+from flows.read_sources import Table
+from flows.settings import Workspace, resolve_workspace
+from flows.sync import (
+    SyncReport,
+    load_stage,
+    read_stage,
+    resolve_source,
+    sheet_reader_for,
+    validate_stage,
+)
+from flows.validate import Validated
+
+
+@task(name="read", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def read_task(source: str, workspace: Workspace) -> list[Table]:
+    # Reading is safe to repeat (a network blip on a Google Sheet), so it alone retries.
+    return read_stage(source, sheet_reader_for(workspace))
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def validate_task(tables: list[Table], workspace: Workspace) -> Validated:
+    return validate_stage(tables, load_profile(workspace.profile_path))
+
+
+@task(name="load", cache_policy=NO_CACHE)
+def load_task(workspace: Workspace, data: Validated, source: str) -> SyncReport:
+    return load_stage(workspace, data, source)
+
+
+def publish_rejects(report: SyncReport) -> None:
+    rows = [
+        {
+            "file": r.file,
+            "row": r.row,
+            "column": r.column,
+            "value": r.value[:80],
+            "reason": r.reason,
+            "severity": r.severity,
+        }
+        for r in report.rejects
+    ]
+    if rows:
+        create_table_artifact(
+            key="sync-rejects",
+            table=rows,
+            description=f"Rows and cells refused by sync {report.counts.sync_id}",
+        )
+    else:
+        create_markdown_artifact(
+            key="sync-rejects",
+            markdown="No rejects: every row loaded.",
+            description=f"Rejects of sync {report.counts.sync_id}",
+        )
+
+
+@flow(name="sync-contacts", log_prints=True)
+def sync_contacts(workspace: str | None = None, source: str | None = None) -> SyncReport:
+    """Sync the workspace's spreadsheet into its database."""
+    ws = resolve_workspace(workspace)
+    resolved = resolve_source(ws, source, load_profile(ws.profile_path))
+    tables = read_task(resolved, ws)
+    data = validate_task(tables, ws)
+    report = load_task(ws, data, resolved)
+    publish_rejects(report)
+    c = report.counts
+    get_run_logger().info(
+        "loaded %d contacts, %d conversations, %d prospects; %d rejected",
+        c.contacts,
+        c.interactions,
+        c.prospects,
+        c.rejected,
+    )
+    return report

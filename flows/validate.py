@@ -1,0 +1,520 @@
+"""Validate stage: rows in, records and rejects out.
+
+Python touches each row here because each needs judgement (an address check, a date, a
+merge). Every refusal is kept as a Reject naming file, row, column, value and reason; the
+good rows always load. Identifiers are stable across syncs: a contact is its normalised
+email, else its normalised name; a conversation is its contact, date and kind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+from email.utils import parseaddr
+from functools import lru_cache
+
+from email_validator import EmailNotValidError, validate_email
+
+from flows.dates import parse_date
+from flows.read_sources import Cell, Table
+
+TRUE = {
+    "yes",
+    "y",
+    "true",
+    "t",
+    "1",
+    "x",
+    "✓",
+    "✔",
+    "opt out",
+    "opted out",
+    "opt-out",
+    "opted-out",
+    "unsubscribed",
+    "do not email",
+    "stop",
+}
+FALSE = {"no", "n", "false", "f", "0", "-", "none"}
+# Characters that must never reach a header: C0/C1 controls, line and paragraph separators,
+# and the bidi overrides that make a name read differently from what it is.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+@dataclass(slots=True)
+class Reject:
+    file: str
+    row: int
+    column: str
+    value: str
+    reason: str
+    severity: str  # "row" refused, "cell" refused, "conflict" merged, "warning" loaded
+
+
+@dataclass(slots=True)
+class Contact:
+    contact_id: str
+    email: str | None
+    name: str
+    first_name: str
+    company: str
+    title: str
+    relationship: str
+    phone: str
+    notes: str
+    linkedin: str
+    connected_on: date | None
+    opt_out: bool
+    mailable: bool
+    unmailable_reason: str | None
+    source_file: str
+    source_row: int
+    referred_by: str = ""  # the raw cell, resolved once every contact is known
+
+
+@dataclass(slots=True)
+class Interaction:
+    interaction_id: str
+    contact_id: str
+    date: date
+    kind: str
+    topic: str
+    notes: str
+    source_file: str
+    source_row: int
+    referral_cells: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Referral:
+    referrer_id: str
+    referred_id: str
+    interaction_id: str | None
+    seq: int
+
+
+@dataclass(slots=True)
+class Prospect:
+    prospect_id: str
+    company: str
+    role: str
+    stage: str
+    referral_wanted: bool
+    share: bool
+    notes: str
+    source_file: str
+    source_row: int
+
+
+@dataclass
+class Validated:
+    contacts: list[Contact] = field(default_factory=list)
+    interactions: list[Interaction] = field(default_factory=list)
+    referrals: list[Referral] = field(default_factory=list)
+    prospects: list[Prospect] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    merged: int = 0  # rows folded into an earlier row for the same person
+    created: int = 0  # contacts created because someone referred them
+
+
+def fold_name(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def has_control(text: str) -> bool:
+    return bool(_CONTROL.search(text))
+
+
+@lru_cache(maxsize=65536)
+def normalise_email(text: str) -> str:
+    """The address as it will be written, or EmailNotValidError. No DNS look-ups."""
+    return validate_email(text, check_deliverability=False).normalized
+
+
+def parse_bool(value: Cell) -> bool | None:
+    text = str(value).strip().casefold() if value is not None else ""
+    if text in TRUE:
+        return True
+    if text in FALSE or not text:
+        return False
+    return None
+
+
+def _text(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a phone typed into Excel comes back as 5550100.0
+    return str(value).strip()
+
+
+def _hash_id(prefix: str, *parts: str) -> str:
+    digest = hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+    return f"{prefix}:{digest}"
+
+
+class _Contacts:
+    """Contacts by identity, with the look-ups that resolve a referral or a conversation."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, Contact] = {}
+        self.by_email: dict[str, str] = {}
+        self.by_name: dict[str, str] = {}
+
+    def add(self, contact: Contact) -> None:
+        self.by_id[contact.contact_id] = contact
+        if contact.email:
+            self.by_email.setdefault(contact.email.lower(), contact.contact_id)
+        if contact.name:
+            self.by_name.setdefault(fold_name(contact.name), contact.contact_id)
+
+    def find(self, reference: str) -> str | None:
+        display, address = parseaddr(reference) if "<" in reference else ("", reference)
+        if "@" in address:
+            found = self.by_email.get(address.strip().lower())
+            if found:
+                return found
+        return self.by_name.get(fold_name(display or reference))
+
+
+def validate(tables: list[Table], slash_dates: str = "month-first") -> Validated:
+    out = Validated()
+    people = _Contacts()
+    for table in tables:
+        if table.name == "contacts":
+            _contacts(table, out, people)
+    _resolve_referred_by(out, people)
+    for table in tables:
+        if table.name == "interactions":
+            _interactions(table, out, people, slash_dates)
+        elif table.name == "prospects":
+            _prospects(table, out)
+    out.contacts = list(people.by_id.values())
+    return out
+
+
+def _name_of(row: dict[str, Cell]) -> str:
+    name = _text(row.get("name"))
+    if name:
+        return name
+    parts = [_text(row.get(k)) for k in ("first_name", "middle_name", "last_name")]
+    return " ".join(p for p in parts if p)
+
+
+def _pick_email(cell: str, file: str, number: int, out: Validated) -> str | None:
+    """The first valid address in a cell; Google joins several with ' ::: '."""
+    candidates = [c.strip() for c in re.split(r":::|;|\s,\s|\n", cell) if c.strip()]
+    for candidate in candidates:
+        _, address = parseaddr(candidate) if "<" in candidate else ("", candidate)
+        try:
+            return normalise_email(address)
+        except EmailNotValidError:
+            continue
+    reason = "invalid email"
+    if len(candidates) == 1:
+        try:
+            normalise_email(candidates[0])
+        except EmailNotValidError as exc:
+            reason = f"invalid email: {exc}"
+    out.rejects.append(Reject(file, number, "email", cell, reason, "cell"))
+    return None
+
+
+def _labels(value: str) -> str:
+    # Google writes "* myContacts ::: Coworkers"; the starred system labels mean nothing here.
+    parts = [p.strip() for p in value.split(":::")]
+    return ", ".join(p for p in parts if p and not p.startswith("*"))
+
+
+def _contacts(table: Table, out: Validated, people: _Contacts) -> None:
+    first_row: dict[str, int] = {}
+    for number, row in table.rows:
+        file = table.file
+        name = _name_of(row)
+        email_cell = _text(row.get("email"))
+        email = _pick_email(email_cell, file, number, out) if email_cell else None
+        if not name and not email:
+            why = "no name, and no valid email" if email_cell else "no name and no email"
+            out.rejects.append(Reject(file, number, "name", "", why, "row"))
+            continue
+        mailable, unmailable = True, None
+        if not email:
+            mailable, unmailable = False, "no valid email address"
+        if has_control(name):
+            out.rejects.append(
+                Reject(
+                    file,
+                    number,
+                    "name",
+                    name,
+                    "control characters in name: loaded but never mailed",
+                    "cell",
+                )
+            )
+            mailable, unmailable = False, "control characters in name"
+        opt_out = parse_bool(row.get("opt_out"))
+        if opt_out is None:
+            out.rejects.append(
+                Reject(
+                    file,
+                    number,
+                    "opt_out",
+                    _text(row.get("opt_out")),
+                    "not a yes/no value: treated as opted out",
+                    "warning",
+                )
+            )
+            opt_out = True
+        connected_on = None
+        if row.get("connected_on") is not None:
+            # Only informative (LinkedIn's "Connected On"): never worth a reject.
+            with contextlib.suppress(ValueError):
+                connected_on = parse_date(row["connected_on"])
+        relationship = _text(row.get("relationship"))
+        if table.export == "google":
+            relationship = _labels(relationship)
+        contact_id = f"e:{email.lower()}" if email else f"n:{fold_name(name)}"
+        contact = Contact(
+            contact_id=contact_id,
+            email=email,
+            name=name or (email or "").split("@")[0],
+            first_name=_text(row.get("first_name")) or (name.split()[0] if name else ""),
+            company=_text(row.get("company")),
+            title=_text(row.get("title")),
+            relationship=relationship,
+            phone=_text(row.get("phone")).split(":::")[0].strip(),
+            notes=_text(row.get("notes")),
+            linkedin=_text(row.get("linkedin")),
+            connected_on=connected_on,
+            opt_out=opt_out,
+            mailable=mailable,
+            unmailable_reason=unmailable,
+            source_file=file,
+            source_row=number,
+            referred_by=_text(row.get("referred_by")),
+        )
+        earlier = people.by_id.get(contact_id)
+        if earlier is None:
+            people.add(contact)
+            first_row[contact_id] = number
+            continue
+        out.merged += 1
+        _merge(earlier, contact, first_row[contact_id], out)
+
+
+def _merge(earlier: Contact, later: Contact, first: int, out: Validated) -> None:
+    """Same person twice: the first row's values win; blanks are filled; disagreements shown."""
+    for attr in ("name", "company"):
+        a, b = getattr(earlier, attr), getattr(later, attr)
+        if a and b and fold_name(a) != fold_name(b):
+            out.rejects.append(
+                Reject(
+                    later.source_file,
+                    later.source_row,
+                    attr,
+                    b,
+                    f"conflict: same person as row {first}, whose {attr} {a!r} is kept",
+                    "conflict",
+                )
+            )
+    for attr in ("company", "title", "relationship", "phone", "notes", "linkedin", "referred_by"):
+        if not getattr(earlier, attr) and getattr(later, attr):
+            setattr(earlier, attr, getattr(later, attr))
+    # Opting out anywhere counts; an unmailable row keeps the person unmailable.
+    earlier.opt_out = earlier.opt_out or later.opt_out
+    if not later.mailable and earlier.mailable:
+        earlier.mailable, earlier.unmailable_reason = False, later.unmailable_reason
+
+
+def _referred_contact(
+    reference: str, source: Contact | Interaction, out: Validated, people: _Contacts, column: str
+) -> str | None:
+    """Find the contact a referral names, creating them (no email yet) if new."""
+    found = people.find(reference)
+    if found:
+        return found
+    display, address = parseaddr(reference) if "<" in reference else ("", reference)
+    email = None
+    if "@" in address:
+        try:
+            email = normalise_email(address.strip())
+        except EmailNotValidError:
+            out.rejects.append(
+                Reject(
+                    source.source_file,
+                    source.source_row,
+                    column,
+                    reference,
+                    "invalid email in a referral",
+                    "cell",
+                )
+            )
+            return None
+    name = display.strip() or ("" if email else reference)
+    if has_control(name):
+        out.rejects.append(
+            Reject(
+                source.source_file,
+                source.source_row,
+                column,
+                reference,
+                "control characters in a referral",
+                "cell",
+            )
+        )
+        return None
+    contact = Contact(
+        contact_id=f"e:{email.lower()}" if email else f"n:{fold_name(name)}",
+        email=email,
+        name=name or (email or "").split("@")[0],
+        first_name=name.split()[0] if name else "",
+        company="",
+        title="",
+        relationship="referral",
+        phone="",
+        notes="",
+        linkedin="",
+        connected_on=None,
+        opt_out=False,
+        mailable=bool(email),
+        unmailable_reason=None if email else "no email address yet",
+        source_file=source.source_file,
+        source_row=source.source_row,
+    )
+    people.add(contact)
+    out.created += 1
+    return contact.contact_id
+
+
+def _resolve_referred_by(out: Validated, people: _Contacts) -> None:
+    for contact in list(people.by_id.values()):
+        if not contact.referred_by:
+            continue
+        referrer = _referred_contact(contact.referred_by, contact, out, people, "referred_by")
+        if referrer and referrer != contact.contact_id:
+            out.referrals.append(Referral(referrer, contact.contact_id, None, len(out.referrals)))
+
+
+def _interactions(table: Table, out: Validated, people: _Contacts, slash_dates: str) -> None:
+    seen: dict[str, Interaction] = {}
+    waiting: list[tuple[int, dict[str, Cell]]] = []
+    for number, row in table.rows:
+        if not _interaction(table.file, number, row, out, people, slash_dates, seen, False):
+            waiting.append((number, row))
+    # A conversation with someone who was only named in another row's referrals cell: that
+    # row created them above, whatever order the sheet is in.
+    for number, row in waiting:
+        _interaction(table.file, number, row, out, people, slash_dates, seen, True)
+
+
+def _interaction(
+    file: str,
+    number: int,
+    row: dict[str, Cell],
+    out: Validated,
+    people: _Contacts,
+    slash_dates: str,
+    seen: dict[str, Interaction],
+    last_try: bool,
+) -> bool:
+    """Load one conversation row; False means its contact is unknown (try again later)."""
+    who = _text(row.get("contact"))
+    if not who:
+        out.rejects.append(Reject(file, number, "contact", "", "no contact named", "row"))
+        return True
+    contact_id = people.find(who)
+    if contact_id is None:
+        if last_try:
+            out.rejects.append(
+                Reject(
+                    file,
+                    number,
+                    "contact",
+                    who,
+                    "unknown contact: add them to contacts first",
+                    "row",
+                )
+            )
+        return last_try
+    raw_date = row.get("date")
+    try:
+        when = parse_date(raw_date, slash_dates)
+    except ValueError as exc:
+        out.rejects.append(
+            Reject(file, number, "date", _text(raw_date), f"unparseable date: {exc}", "row")
+        )
+        return True
+    kind = fold_name(_text(row.get("kind"))) or "conversation"
+    interaction_id = _hash_id("i", contact_id, when.isoformat(), kind)
+    cells = [c.strip() for c in re.split(r"[;\n]", _text(row.get("referrals"))) if c.strip()]
+    interaction = seen.get(interaction_id)
+    if interaction is not None:
+        out.merged += 1  # the same conversation entered twice: one thank-you, all referrals
+    else:
+        interaction = Interaction(
+            interaction_id,
+            contact_id,
+            when,
+            kind,
+            _text(row.get("topic")),
+            _text(row.get("notes")),
+            file,
+            number,
+        )
+        seen[interaction_id] = interaction
+        out.interactions.append(interaction)
+    for cell in cells:
+        interaction.referral_cells.append(cell)
+        referred = _referred_contact(cell, interaction, out, people, "referrals")
+        if referred and referred != contact_id:
+            out.referrals.append(Referral(contact_id, referred, interaction_id, len(out.referrals)))
+    return True
+
+
+def _prospects(table: Table, out: Validated) -> None:
+    seen: set[str] = set()
+    for number, row in table.rows:
+        company = _text(row.get("company"))
+        if not company:
+            out.rejects.append(Reject(table.file, number, "company", "", "no company", "row"))
+            continue
+        role = _text(row.get("role"))
+        flags = {}
+        for column, default in (("referral_wanted", False), ("share", True)):
+            value = parse_bool(row.get(column)) if row.get(column) is not None else default
+            if value is None:
+                # Unsure whether a prospect may be named: keep it private.
+                out.rejects.append(
+                    Reject(
+                        table.file,
+                        number,
+                        column,
+                        _text(row.get(column)),
+                        "not a yes/no value: read as no",
+                        "warning",
+                    )
+                )
+                value = False
+            flags[column] = value
+        prospect_id = _hash_id("p", fold_name(company), fold_name(role))
+        if prospect_id in seen:
+            out.merged += 1
+            continue
+        seen.add(prospect_id)
+        out.prospects.append(
+            Prospect(
+                prospect_id,
+                company,
+                role,
+                _text(row.get("stage")),
+                flags["referral_wanted"],
+                flags["share"],
+                _text(row.get("notes")),
+                table.file,
+                number,
+            )
+        )

@@ -1,0 +1,71 @@
+"""Creating a workspace, and installing the bundled sample into one.
+
+The sample's conversations are dated relative to the day it is first copied into a fresh
+workspace (the latest becomes yesterday) and fixed then, so the demo always has thank-yous
+due on its first run, and re-running it on a later day never thanks the same people twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+from flows import clock
+from flows.profile import TEMPLATE_PATH
+from flows.settings import PROJECT_ROOT, Workspace
+
+SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
+SAMPLE_TABLES = ("contacts.csv", "interactions.csv", "prospects.csv")
+
+
+def init_workspace(workspace: Workspace, profile_from: Path | None = None) -> list[Path]:
+    """Create the folders and a commented profile.toml; never overwrite what is there."""
+    created = []
+    for folder in (workspace.root, workspace.outbox):
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            created.append(folder)
+    if not workspace.profile_path.exists():
+        shutil.copyfile(profile_from or TEMPLATE_PATH, workspace.profile_path)
+        created.append(workspace.profile_path)
+    return created
+
+
+def install_sample(workspace: Workspace) -> Path:
+    """Copy the sample into `<workspace>/demo/` once, its dates moved to end yesterday."""
+    init_workspace(workspace, profile_from=SAMPLE_DIR / "profile.toml")
+    target = workspace.root / "demo"
+    if (target / "contacts.csv").exists():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    shift = _shift(SAMPLE_DIR / "interactions.csv", clock.today() - timedelta(days=1))
+    for name in SAMPLE_TABLES:
+        source = SAMPLE_DIR / name
+        if name == "interactions.csv":
+            _copy_shifted(source, target / name, shift)
+        else:
+            shutil.copyfile(source, target / name)
+    return target
+
+
+def _shift(interactions: Path, latest: date) -> timedelta:
+    with interactions.open(newline="", encoding="utf-8") as handle:
+        dates = [date.fromisoformat(row["date"]) for row in csv.DictReader(handle)]
+    return latest - max(dates)
+
+
+def _copy_shifted(source: Path, target: Path, shift: timedelta) -> None:
+    with source.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    for row in rows:
+        row["date"] = (date.fromisoformat(row["date"]) + shift).isoformat()
+    temporary = target.with_suffix(".tmp")
+    with temporary.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    temporary.replace(target)
