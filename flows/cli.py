@@ -214,6 +214,290 @@ def trail(
         typer.echo("  (a first warm contact: nobody referred them)")
 
 
+ModeOpt = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        "-m",
+        help="outbox: .eml files in <workspace>/outbox (no account needed); drafts: Gmail "
+        "drafts to review; send: send through Gmail",
+    ),
+]
+
+
+@app.command("follow-up")
+def follow_up(
+    mode: ModeOpt = "outbox",
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="Deliver at most this many new emails")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Sync and show what is due; write and send nothing")
+    ] = False,
+    no_sync: Annotated[
+        bool, typer.Option("--no-sync", help="Skip the sync; use the database as it is")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Send without asking")] = False,
+    workspace: WorkspaceOpt = None,
+    prefect: PrefectOpt = None,
+) -> None:
+    """Sync, then write the thank-yous and intros due now, each exactly once."""
+    if mode not in ("outbox", "drafts", "send"):
+        _fail(BreadcrumbsError(f"unknown mode {mode!r}: choose outbox, drafts or send"))
+    if mode == "send" and not dry_run and not yes:
+        if not sys.stdin.isatty():
+            _fail(BreadcrumbsError("--mode send sends real email: add --yes to confirm"))
+        typer.confirm("Send the due emails through Gmail now?", abort=True)
+    try:
+        ws = _workspace(workspace)
+        if _use_prefect(prefect):
+            from flows.follow_up_flow import follow_up as flow
+
+            report = flow(
+                workspace=str(ws.root), mode=mode, limit=limit, dry_run=dry_run, sync=not no_sync
+            )
+        else:
+            report = _follow_up_direct(ws, mode, limit, dry_run, no_sync)
+    except BreadcrumbsError as exc:
+        _fail(exc)
+        return
+    _print_follow_up(report, ws)
+
+
+def _follow_up_direct(ws: Any, mode: str, limit: int | None, dry_run: bool, no_sync: bool) -> Any:
+    from flows.follow_up import run_follow_up
+    from flows.sync import run_sync
+
+    if not no_sync:
+        _print_sync(run_sync(ws))
+    with typer.progressbar(length=0, label="delivering", file=sys.stderr) as bar:
+        shown = {"done": 0}
+
+        def progress(done: int, total: int) -> None:
+            # Only long batches get a bar; a handful of emails would just flicker.
+            if total >= 50:
+                bar.length = total
+                bar.update(done - shown["done"])
+                shown["done"] = done
+
+        return run_follow_up(ws, mode, limit, dry_run, progress=progress)
+
+
+def _print_follow_up(report: Any, ws: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if report.outcomes:
+        table = Table(title=f"Follow-up ({report.mode}{', dry run' if report.dry_run else ''})")
+        for column in ("to", "kind", "subject", "state", "where / why"):
+            table.add_column(column)
+        for o in report.outcomes:
+            table.add_row(o.to, o.kind, o.subject, o.state, o.reason)
+        console.print(table)
+    else:
+        console.print("Nothing is due right now.")
+    if report.mode == "outbox" and any(o.state == "written" for o in report.outcomes):
+        console.print(f"Emails are in {ws.outbox}: open one in your mail program to send it.")
+    if report.waiting:
+        console.print(f"{len(report.waiting)} waiting or skipped: see `breadcrumbs due`.")
+    if report.cold:
+        names = ", ".join(c.name for c in report.cold[:8])
+        more = f" and {len(report.cold) - 8} more" if len(report.cold) > 8 else ""
+        console.print(f"Call these people (going cold): {names}{more}")
+
+
+@app.command()
+def due(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """List the emails due now and why, those waiting and why, and who is going cold."""
+    from flows import clock
+    from flows.follow_up import cold_stage, detect_stage, load_checked_profile
+
+    try:
+        ws = _workspace(workspace)
+        profile = load_checked_profile(ws)
+        detection = detect_stage(ws, profile)
+        cold = cold_stage(ws, profile)
+    except BreadcrumbsError as exc:
+        _fail(exc)
+        return
+    today = clock.today()
+    data = {
+        "due": [
+            {"key": d.key, "kind": d.kind, "to": d.email, "name": d.name, "why": d.reason}
+            for d in detection.due
+        ],
+        "waiting": [
+            {
+                "key": w.due.key,
+                "kind": w.due.kind,
+                "to": w.due.email,
+                "name": w.due.name,
+                "why": w.reason,
+            }
+            for w in detection.waiting
+        ],
+        "going_cold": [
+            {
+                "name": c.name,
+                "email": c.email,
+                "phone": c.phone,
+                "last_touch": c.last_touch,
+                "days": c.days(today),
+            }
+            for c in cold
+        ],
+    }
+    if as_json:
+        typer.echo(_json(data))
+        return
+    typer.echo(f"Due now ({len(detection.due)}):")
+    for d in detection.due:
+        typer.echo(f"  {d.kind:9} {d.name} <{d.email}>: {d.reason}   [{d.key}]")
+    typer.echo(f"Waiting or skipped ({len(detection.waiting)}):")
+    for w in detection.waiting:
+        typer.echo(f"  {w.due.kind:9} {w.due.name}: {w.reason}")
+    typer.echo(f"Going cold: call these people ({len(cold)}):")
+    for c in cold:
+        days = c.days(today)
+        typer.echo(
+            f"  {c.name} {c.phone or c.email or ''}: "
+            f"{'never contacted' if days is None else f'{days} days since last touch'}"
+        )
+
+
+@app.command()
+def preview(
+    key: Annotated[str, typer.Argument(help="A key from `breadcrumbs due` or the ledger")],
+    html: Annotated[bool, typer.Option("--html", help="Show the HTML part")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Show one email as its recipient would read it."""
+    from flows import clock
+    from flows.compose import DEFAULT_TEMPLATES, Composer
+    from flows.follow_up import detect_stage, load_checked_profile
+    from flows.store import open_store
+
+    try:
+        ws = _workspace(workspace)
+        profile = load_checked_profile(ws)
+        with open_store(ws) as con:
+            row = con.execute("SELECT raw FROM messages WHERE key = ?", [key]).fetchone()
+        if row is not None:
+            typer.echo(_readable(bytes(row[0]), html))
+            return
+        detection = detect_stage(ws, profile)
+        found = [d for d in detection.due + [w.due for w in detection.waiting] if d.key == key]
+        if not found:
+            raise BreadcrumbsError(f"no email {key!r} is due or recorded; see `breadcrumbs due`")
+        composer = Composer(profile, clock.today(), (ws.templates, DEFAULT_TEMPLATES))
+        composed = composer.compose(found[0], clock.now())
+        typer.echo(_readable(composed.email.raw, html))
+    except BreadcrumbsError as exc:
+        _fail(exc)
+
+
+def _readable(raw: bytes, html: bool) -> str:
+    from email import message_from_bytes, policy
+
+    message = message_from_bytes(raw, policy=policy.default)
+    lines = [f"{h}: {message[h]}" for h in ("From", "To", "Subject", "Date") if message[h]]
+    body = message.get_body(("html",) if html else ("plain",))
+    text = body.get_content() if body is not None else ""
+    attachments = [p.get_filename() for p in message.iter_attachments()]
+    extra = [f"Attached: {', '.join(a for a in attachments if a)}"] if attachments else []
+    return "\n".join(lines + extra + ["", text])
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Show the ledger: emails by state, and the failures with their reasons."""
+    from flows.ledger import status as ledger_status
+    from flows.store import open_store
+
+    try:
+        with open_store(_workspace(workspace)) as con:
+            data = ledger_status(con)
+    except BreadcrumbsError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        typer.echo(_json(data))
+        return
+    counts: dict[str, int] = data["counts"]  # type: ignore[assignment]
+    if not counts:
+        typer.echo("The ledger is empty: no email has been planned yet.")
+    for state, count in counts.items():
+        typer.echo(f"{state:10} {count}")
+    for problem in data["problems"]:  # type: ignore[attr-defined]
+        typer.echo(f"  {problem['state']}: {problem['to']} [{problem['key']}]: {problem['reason']}")
+
+
+@app.command("opt-out")
+def opt_out(
+    email: Annotated[str, typer.Argument(help="The address that must never get email")],
+    undo: Annotated[bool, typer.Option("--undo", help="Take an opt-out back")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Never email this address again, whatever the spreadsheet says."""
+    from flows.ledger import opt_out as record
+    from flows.store import open_store
+
+    try:
+        with open_store(_workspace(workspace)) as con:
+            record(con, email, undo)
+    except BreadcrumbsError as exc:
+        _fail(exc)
+    typer.echo(f"{email}: {'may be emailed again' if undo else 'opted out for good'}")
+
+
+@app.command()
+def skip(
+    key: Annotated[str, typer.Argument(help="A key from `breadcrumbs due`")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Drop one due email for good."""
+    from flows.ledger import skip as record
+    from flows.store import open_store
+
+    try:
+        with open_store(_workspace(workspace)) as con:
+            record(con, key)
+    except BreadcrumbsError as exc:
+        _fail(exc)
+    typer.echo(f"{key}: skipped; it will not be due again")
+
+
+profile_app = typer.Typer(help="Check the profile that signs your emails.", no_args_is_help=True)
+app.add_typer(profile_app, name="profile")
+
+
+@profile_app.command("check")
+def profile_check(workspace: WorkspaceOpt = None) -> None:
+    """Check profile.toml: required keys, and whether your pitch is short and plain."""
+    from flows.pitch import check_pitch
+    from flows.profile import load_profile, require_sender
+
+    ws = _workspace(workspace)
+    try:
+        profile = load_profile(ws.profile_path)
+        require_sender(profile, ws.profile_path)
+    except BreadcrumbsError as exc:
+        _fail(exc)
+        return
+    warnings = check_pitch(profile.me.pitch)
+    for warning in warnings:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
+    if not warnings:
+        typer.echo("profile.toml looks good: the pitch is short and plain.")
+
+
 def main() -> None:
     """Entry point of the `breadcrumbs` console script."""
     try:

@@ -65,6 +65,19 @@ MIGRATIONS: list[str] = [
         stored_message_id VARCHAR, attempts INTEGER DEFAULT 0);
     CREATE TABLE skips (key VARCHAR PRIMARY KEY, skipped_on DATE, reason VARCHAR);
     """,
+    # 3: a contact's touches: conversations, emails delivered, and mail seen in the mailbox.
+    """
+    CREATE VIEW touches AS
+        SELECT contact_id, date AS touched_on, 'conversation' AS via FROM interactions
+        UNION ALL
+        SELECT contact_id, coalesce(delivered_on, planned_on), 'email ' || state
+        FROM messages WHERE state IN ('sent', 'drafted', 'written')
+        UNION ALL
+        SELECT c.contact_id, t.touched_on, 'mailbox ' || t.direction
+        FROM mailbox_touches t JOIN contacts c ON lower(c.email) = t.email;
+    CREATE VIEW last_touch AS
+        SELECT contact_id, max(touched_on) AS last_touch FROM touches GROUP BY contact_id;
+    """,
 ]
 
 LOCK_WAIT_SECONDS = 120.0

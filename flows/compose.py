@@ -1,0 +1,329 @@
+"""Compose stage: one due email -> one complete RFC 5322 message, or a reason it cannot go.
+
+A template is a `Subject:` line, a blank line and a Markdown body. It is rendered twice:
+once plainly for the subject and the text part, once with HTML autoescaping (and Markdown
+punctuation in values escaped) for the HTML part, so a value can never become markup.
+Headers are never parsed out of rendered text: each is set from a checked value, and after
+serialising we check that the message has exactly the headers we set (CVE-2024-6923 lets an
+encoded word in a header value serialise as a real extra header on this Python).
+
+Messages are built with the compat32 MIME classes: about three times faster than
+EmailMessage here, with every header value checked by us before it is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.charset import QP, Charset
+from email.header import Header
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import markdown
+from markupsafe import Markup, escape
+
+from flows.errors import TemplateError, UnsafeHeaderError
+from flows.mailer import OutgoingEmail
+from flows.profile import Profile
+from flows.settings import PROJECT_ROOT
+
+DEFAULT_TEMPLATES = PROJECT_ROOT / "templates"
+TEMPLATE_FILES = {"thank-you": "thank-you.md.j2", "intro": "intro.md.j2"}
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
+EXPECTED_HEADERS = {"content-type", "mime-version", "from", "to", "subject", "date", "message-id"}
+MAX_SUBJECT = 200
+
+_utf8_qp = Charset("utf-8")
+_utf8_qp.body_encoding = QP  # readable .eml files, unlike the base64 default
+# MIMEText takes a Charset at run time, though the stubs say str.
+_QP_CHARSET: Any = _utf8_qp
+
+
+@dataclass(frozen=True)
+class Due:
+    """One email the rules say should go now, with everything its template may use."""
+
+    key: str
+    kind: str  # "thank-you" | "intro"
+    contact_id: str
+    email: str
+    name: str
+    first_name: str
+    company: str = ""
+    title: str = ""
+    for_date: date | None = None  # the conversation's date, for thank-yous
+    conversation_kind: str = ""
+    topic: str = ""
+    referrals: tuple[str, ...] = ()
+    referrer_name: str = ""
+    referrer_first_name: str = ""
+    referrer_company: str = ""
+    reason: str = ""  # why it is due, in words, for `breadcrumbs due`
+
+
+@dataclass
+class Composed:
+    due: Due
+    email: OutgoingEmail
+    text: str
+    html: str = field(repr=False)
+
+
+def check_header_value(value: str, what: str) -> str:
+    """Refuse what could break out of a header: control characters and encoded words."""
+    if _UNSAFE.search(value):
+        raise UnsafeHeaderError(f"{what} contains a line break or control character")
+    if "=?" in value:
+        raise UnsafeHeaderError(f"{what} contains an encoded word (=?...?=)")
+    return value
+
+
+def message_id(key: str, sender: str) -> str:
+    """Deterministic per ledger row and sender, so a resend is recognisably the same email."""
+    digest = hashlib.sha256(f"{sender}\x1f{key}".encode()).hexdigest()[:32]
+    domain = sender.rsplit("@", 1)[-1] if "@" in sender else "breadcrumbs.invalid"
+    return f"<{digest}.breadcrumbs@{domain}>"
+
+
+def friendly_when(day: date | None, today: date) -> str:
+    if day is None:
+        return ""
+    delta = (today - day).days
+    if delta == 0:
+        return "today"
+    if delta == 1:
+        return "yesterday"
+    if 1 < delta < 7:
+        return f"on {day.strftime('%A')}"
+    return f"on {day.strftime('%B')} {day.day}"
+
+
+def _escape_for_html(value: Any) -> Any:
+    """finalize hook: HTML-escape, then neutralise Markdown, so a value stays plain text."""
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    return Markup(_MARKDOWN_SPECIAL.sub(r"\\\1", str(escape(value))))
+
+
+def vcard(profile: Profile) -> bytes:
+    """The sender's business card, RFC 6350 (text values escaped, lines folded at 75)."""
+
+    def esc(text: str) -> str:
+        return (
+            text.replace("\\", "\\\\")
+            .replace(",", "\\,")
+            .replace(";", "\\;")
+            .replace("\r\n", "\\n")
+            .replace("\n", "\\n")
+        )
+
+    me = profile.me
+    parts = me.name.rsplit(" ", 1)
+    family, given = (parts[1], parts[0]) if len(parts) == 2 else (me.name, "")
+    lines = [
+        "BEGIN:VCARD",
+        "VERSION:4.0",
+        f"FN:{esc(me.name)}",
+        f"N:{esc(family)};{esc(given)};;;",
+        f"EMAIL;TYPE=work:{esc(me.email)}",
+    ]
+    if me.phone:
+        lines.append(f"TEL;VALUE=uri;TYPE=cell:tel:{me.phone.replace(' ', '-')}")
+    if me.linkedin:
+        lines.append(f"URL:{me.linkedin}")
+    if me.looking_for:
+        lines.append(f"NOTE:{esc('Looking for ' + me.looking_for)}")
+    lines.append("END:VCARD")
+    return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode("utf-8")
+
+
+def _fold(line: str) -> str:
+    data = line.encode("utf-8")
+    if len(data) <= 75:
+        return line
+    out: list[str] = []
+    chunk = ""
+    for char in line:
+        if len((chunk + char).encode("utf-8")) > (75 if not out else 74):
+            out.append(chunk)
+            chunk = ""
+        chunk += char
+    out.append(chunk)
+    return "\r\n ".join(out)
+
+
+class Composer:
+    """Renders and builds messages for one run: templates are loaded once, not per email."""
+
+    def __init__(
+        self, profile: Profile, today: date, template_dirs: Iterable[Path] = (DEFAULT_TEMPLATES,)
+    ) -> None:
+        self.profile = profile
+        self.today = today
+        dirs = [str(d) for d in template_dirs]
+        common: dict[str, Any] = {
+            "loader": jinja2.FileSystemLoader(dirs),
+            "undefined": jinja2.StrictUndefined,
+            "keep_trailing_newline": True,
+        }
+        self._plain = jinja2.Environment(autoescape=False, **common)
+        self._html = jinja2.Environment(autoescape=True, finalize=_escape_for_html, **common)
+        self._markdown = markdown.Markdown(output_format="html")
+        self._card = vcard(profile) if profile.etiquette.vcard else None
+        me = profile.me
+        check_header_value(me.name, "your name in profile.toml")
+        self._from = formataddr((me.name, me.email), charset="utf-8")
+        self._me = {
+            "name": me.name,
+            "first_name": me.first_name,
+            "email": me.email,
+            "phone": me.phone,
+            "linkedin": me.linkedin,
+            "looking_for": me.looking_for,
+            "pitch": me.pitch,
+            "signature": me.signature,
+        }
+
+    def context(self, due: Due) -> dict[str, Any]:
+        context: dict[str, Any] = {
+            "me": self._me,
+            "contact": {
+                "name": due.name,
+                "first_name": due.first_name or due.name,
+                "company": due.company,
+                "title": due.title,
+                "email": due.email,
+            },
+            "today": self.today,
+        }
+        if due.kind == "thank-you":
+            context["conversation"] = {
+                "kind": due.conversation_kind,
+                "date": due.for_date,
+                "topic": due.topic,
+                "when": friendly_when(due.for_date, self.today),
+            }
+            context["referrals"] = [{"name": n} for n in due.referrals]
+        if due.kind == "intro":
+            context["referrer"] = {
+                "name": due.referrer_name,
+                "first_name": due.referrer_first_name or due.referrer_name,
+                "company": due.referrer_company,
+            }
+        return context
+
+    def render(self, due: Due) -> tuple[str, str, str]:
+        """(subject, text body, html body), or TemplateError naming what failed."""
+        name = TEMPLATE_FILES.get(due.kind)
+        if name is None:
+            raise TemplateError(f"no template for emails of kind {due.kind!r}")
+        context = self.context(due)
+        try:
+            plain = self._plain.get_template(name).render(context)
+            html_source = self._html.get_template(name).render(context)
+        except jinja2.TemplateNotFound:
+            raise TemplateError(f"template {name} is missing from templates/") from None
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(f"{name}: {exc.message}") from None
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"{name}: {exc}") from None
+        subject, text = _split_subject(plain, name)
+        _, html_markdown = _split_subject(html_source, name)
+        self._markdown.reset()
+        html = self._markdown.convert(html_markdown)
+        if not text.strip():
+            raise TemplateError(f"{name}: the body is empty")
+        return subject, text, html
+
+    def compose(self, due: Due, planned_at: datetime) -> Composed:
+        subject, text, html = self.render(due)
+        check_header_value(subject, "the subject")
+        if len(subject) > MAX_SUBJECT:
+            raise UnsafeHeaderError(f"the subject is longer than {MAX_SUBJECT} characters")
+        check_header_value(due.name, "the contact's name")
+        to_addr = ascii_address(check_header_value(due.email, "the contact's email"))
+        msg_id = message_id(due.key, self.profile.me.email)
+
+        alternative = MIMEMultipart("alternative")
+        alternative.attach(MIMEText(text, "plain", _QP_CHARSET))
+        alternative.attach(MIMEText(html, "html", _QP_CHARSET))
+        if self._card is not None:
+            message: MIMEBase = MIMEMultipart("mixed")
+            message.attach(alternative)
+            card = MIMEBase("text", "vcard", charset="utf-8")
+            card.set_payload(self._card.decode("utf-8"), _utf8_qp)
+            file = f"{self.profile.me.name or 'contact'}.vcf".replace('"', "")
+            card.add_header("Content-Disposition", "attachment", filename=file)
+            message.attach(card)
+        else:
+            message = alternative
+        message["From"] = self._from
+        message["To"] = formataddr((due.name, to_addr), charset="utf-8")
+        encoded: Any = subject if subject.isascii() else Header(subject, "utf-8")
+        message["Subject"] = encoded
+        message["Date"] = format_datetime(planned_at)
+        message["Message-ID"] = msg_id
+        raw = message.as_bytes(policy=_SMTP_COMPAT)
+        verify_headers(raw, to_addr)
+        return Composed(
+            due, OutgoingEmail(due.key, to_addr, subject, msg_id, raw, planned_at), text, html
+        )
+
+
+def ascii_address(address: str) -> str:
+    """An address fit for a header: an international domain goes as IDNA (punycode)."""
+    local, _, domain = address.rpartition("@")
+    if not local.isascii():
+        raise UnsafeHeaderError("a mailbox name with non-ASCII letters needs SMTPUTF8")
+    return f"{local}@{domain.encode('idna').decode('ascii')}" if not domain.isascii() else address
+
+
+def _split_subject(rendered: str, name: str) -> tuple[str, str]:
+    head, _, body = rendered.lstrip("\n").partition("\n")
+    if not head.startswith("Subject:"):
+        raise TemplateError(f"{name}: the first line must be 'Subject: ...'")
+    subject = head[len("Subject:") :].strip()
+    if not subject:
+        raise TemplateError(f"{name}: the subject is empty")
+    return subject, body.lstrip("\n")
+
+
+def verify_headers(raw: bytes, to_addr: str) -> None:
+    """The serialised message has exactly our headers, and one recipient: the intended one."""
+    block = raw.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+    names: list[str] = []
+    to_lines: list[str] = []
+    for line in block.split("\r\n"):
+        if line[:1] in (" ", "\t"):
+            if names and names[-1] == "to":
+                to_lines.append(line)
+            continue
+        name = line.split(":", 1)[0].strip().lower()
+        names.append(name)
+        if name == "to":
+            to_lines.append(line.split(":", 1)[1])
+    if sorted(names) != sorted(EXPECTED_HEADERS):
+        extra = sorted(set(names) - EXPECTED_HEADERS) or names
+        raise UnsafeHeaderError(f"the message would carry unexpected headers: {extra}")
+    to_value = "".join(to_lines)
+    if to_value.count("@") != 1 or to_addr.split("@")[-1] not in to_value:
+        raise UnsafeHeaderError("the message would go to someone else than intended")
+
+
+def _smtp_compat() -> Any:
+    from email.policy import compat32
+
+    return compat32.clone(linesep="\r\n")
+
+
+_SMTP_COMPAT = _smtp_compat()

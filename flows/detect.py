@@ -1,0 +1,208 @@
+"""Detect stage: who is due an email now, who must wait and why, and who is going cold.
+
+One SQL query per kind finds the candidates; the etiquette rules are applied in one place
+(`apply_etiquette`), the same for every kind: never to an opted-out, bounced or invalid
+address, never twice for the same reason, one email per person within `min_gap_days`, and
+no more than `daily_cap` a day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+
+from flows.compose import Due
+from flows.profile import Etiquette
+
+_LIVE = "('planned', 'sending', 'unknown', 'deferred', 'sent', 'drafted', 'written')"
+
+# Shared columns: who the contact is and every fact the etiquette rules need.
+_CONTACT = f"""
+    c.contact_id, c.email, c.name, c.first_name, c.company, c.title, c.mailable,
+    c.unmailable_reason, c.opt_out OR EXISTS (
+        SELECT 1 FROM opt_outs o WHERE o.email = lower(c.email)) AS opted_out,
+    (SELECT u.reason FROM unmailable u WHERE u.email = lower(c.email)) AS bounced,
+    (SELECT max(m.planned_on) FROM messages m WHERE m.state IN {_LIVE}
+        AND (m.contact_id = c.contact_id OR lower(m.email) = lower(c.email))) AS last_email_on
+"""
+
+THANK_YOU_SQL = f"""
+SELECT 'thank-you:' || i.interaction_id AS key, {_CONTACT},
+       i.date, i.kind, i.topic,
+       (SELECT list(rc.name ORDER BY r.seq) FROM referrals r
+          JOIN contacts rc ON rc.contact_id = r.referred_id
+          WHERE r.interaction_id = i.interaction_id) AS referrals
+FROM interactions i JOIN contacts c USING (contact_id)
+WHERE i.date BETWEEN $today - $window AND $today
+  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.key = 'thank-you:' || i.interaction_id)
+  AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.key = 'thank-you:' || i.interaction_id)
+  -- A thank-you already went to this person for a conversation this close: the row was
+  -- edited (its date or kind fixed) or entered twice. Never thank the same talk twice.
+  AND NOT EXISTS (
+      SELECT 1 FROM messages m WHERE m.kind = 'thank-you' AND m.state <> 'failed'
+        AND (m.contact_id = c.contact_id OR lower(m.email) = lower(c.email))
+        AND m.for_date >= i.date - $window)
+  -- The user wrote to them after the conversation themselves: that was the thank-you.
+  AND NOT EXISTS (
+      SELECT 1 FROM mailbox_touches t WHERE t.direction = 'out'
+        AND t.email = lower(c.email) AND t.touched_on >= i.date)
+ORDER BY i.date DESC, i.source_row
+"""
+
+INTRO_SQL = f"""
+WITH first_referrer AS (
+    SELECT referred_id, arg_min(referrer_id, seq) AS referrer_id
+    FROM referrals WHERE referrer_id <> referred_id GROUP BY referred_id)
+SELECT 'intro:' || c.contact_id AS key, {_CONTACT},
+       rr.name AS referrer_name, rr.first_name AS referrer_first_name,
+       rr.company AS referrer_company
+FROM first_referrer f
+JOIN contacts c ON c.contact_id = f.referred_id
+JOIN contacts rr ON rr.contact_id = f.referrer_id
+WHERE lower(coalesce(c.email, '')) <> lower($me)
+  AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.contact_id = c.contact_id)
+  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = c.contact_id
+                  OR lower(m.email) = lower(c.email))
+  AND NOT EXISTS (SELECT 1 FROM mailbox_touches t WHERE t.email = lower(c.email))
+  AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.key = 'intro:' || c.contact_id)
+ORDER BY f.referred_id
+"""
+
+COLD_SQL = """
+SELECT c.contact_id, c.name, c.email, c.phone, c.relationship, t.last_touch
+FROM contacts c LEFT JOIN last_touch t USING (contact_id)
+WHERE NOT c.opt_out AND NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.email = lower(c.email))
+  AND lower(coalesce(c.email, '')) <> lower($me)
+  AND (t.last_touch IS NULL OR t.last_touch < $today - $cold)
+ORDER BY t.last_touch NULLS FIRST, c.name
+"""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    due: Due
+    reason: str
+
+
+@dataclass(frozen=True)
+class Cold:
+    contact_id: str
+    name: str
+    email: str | None
+    phone: str
+    relationship: str
+    last_touch: date | None
+
+    def days(self, today: date) -> int | None:
+        return None if self.last_touch is None else (today - self.last_touch).days
+
+
+@dataclass
+class Detection:
+    due: list[Due]
+    waiting: list[Skipped]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    due: Due
+    mailable: bool
+    unmailable_reason: str | None
+    opted_out: bool
+    bounced: str | None
+    last_email_on: date | None
+
+
+def find_candidates(
+    con: duckdb.DuckDBPyConnection, today: date, etiquette: Etiquette, me: str
+) -> list[_Candidate]:
+    """Every email the rules of its kind call for, before etiquette, thank-yous first."""
+    out = []
+    cursor = con.execute(THANK_YOU_SQL, {"today": today, "window": etiquette.thank_you_days})
+    for r in cursor.fetchall():
+        due = Due(
+            key=r[0],
+            kind="thank-you",
+            contact_id=r[1],
+            email=r[2] or "",
+            name=r[3],
+            first_name=r[4],
+            company=r[5] or "",
+            title=r[6] or "",
+            for_date=r[12],
+            conversation_kind=r[13],
+            topic=r[14] or "",
+            referrals=tuple(r[15] or ()),
+            reason=f"{r[13]} on {r[12]}",
+        )
+        out.append(_Candidate(due, r[7], r[8], r[9], r[10], r[11]))
+    for r in con.execute(INTRO_SQL, {"me": me}).fetchall():
+        due = Due(
+            key=r[0],
+            kind="intro",
+            contact_id=r[1],
+            email=r[2] or "",
+            name=r[3],
+            first_name=r[4],
+            company=r[5] or "",
+            title=r[6] or "",
+            referrer_name=r[12],
+            referrer_first_name=r[13] or "",
+            referrer_company=r[14] or "",
+            reason=f"referred by {r[12]}, never contacted",
+        )
+        out.append(_Candidate(due, r[7], r[8], r[9], r[10], r[11]))
+    return out
+
+
+def apply_etiquette(
+    candidates: list[_Candidate], today: date, etiquette: Etiquette, sent_today: int
+) -> Detection:
+    """The one place the etiquette rules live: split candidates into due and waiting."""
+    due: list[Due] = []
+    waiting: list[Skipped] = []
+    chosen: set[str] = set()
+    gap_start = today - timedelta(days=etiquette.min_gap_days)
+    room = max(etiquette.daily_cap - sent_today, 0)
+    for c in candidates:
+        person = c.due.email.lower() or c.due.contact_id
+        reason = None
+        if not c.due.email:
+            reason = "no email address: call them instead"
+        elif c.opted_out:
+            reason = "opted out"
+        elif c.bounced:
+            reason = f"address bounced: {c.bounced}"
+        elif not c.mailable:
+            reason = c.unmailable_reason or "not mailable"
+        elif c.last_email_on is not None and c.last_email_on > gap_start:
+            reason = (
+                f"emailed on {c.last_email_on}: waits {etiquette.min_gap_days} days "
+                "between emails to one person"
+            )
+        elif person in chosen:
+            reason = "one email per person at a time: waits for the gap"
+        elif len(due) >= room:
+            reason = f"daily cap of {etiquette.daily_cap} reached: waits for tomorrow"
+        if reason:
+            waiting.append(Skipped(c.due, reason))
+            continue
+        chosen.add(person)
+        due.append(c.due)
+    return Detection(due, waiting)
+
+
+def detect(
+    con: duckdb.DuckDBPyConnection, today: date, etiquette: Etiquette, me: str, sent_today: int = 0
+) -> Detection:
+    return apply_etiquette(find_candidates(con, today, etiquette, me), today, etiquette, sent_today)
+
+
+def going_cold(
+    con: duckdb.DuckDBPyConnection, today: date, etiquette: Etiquette, me: str
+) -> list[Cold]:
+    """People to call: never contacted yet, or no touch for `cold_days`."""
+    rows = con.execute(COLD_SQL, {"today": today, "cold": etiquette.cold_days, "me": me})
+    return [Cold(r[0], r[1], r[2], r[3] or "", r[4] or "", r[5]) for r in rows.fetchall()]

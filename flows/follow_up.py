@@ -1,0 +1,239 @@
+"""One follow-up batch: detect who is due, compose their emails, deliver each exactly once.
+
+Plain Python, one function per stage, so follow_up_flow.py can make each a Prefect task and
+the CLI can run them directly. Every per-email truth lives in the ledger (ledger.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+
+from flows import clock
+from flows.compose import DEFAULT_TEMPLATES, Composed, Composer, Due
+from flows.detect import Cold, Detection, Skipped, detect, going_cold
+from flows.errors import (
+    BreadcrumbsError,
+    DeliveryFailed,
+    DeliveryUnknown,
+    QuotaExhausted,
+    TemplateError,
+    UnsafeHeaderError,
+)
+from flows.ledger import UNSETTLED, WAITING, Row, delivered_today, plan, rows_in, set_state
+from flows.mailer import Mailer
+from flows.profile import Profile, load_profile, require_sender
+from flows.settings import Workspace
+from flows.store import open_store
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    kind: str
+    to: str
+    name: str
+    subject: str
+    state: str  # a ledger state, or "skipped" / "would send" (dry run)
+    reason: str = ""
+
+
+@dataclass
+class FollowUpReport:
+    mode: str
+    dry_run: bool
+    outcomes: list[Outcome] = field(default_factory=list)
+    waiting: list[Skipped] = field(default_factory=list)
+    cold: list[Cold] = field(default_factory=list)
+    today: date | None = None
+
+    def count(self, state: str) -> int:
+        return sum(1 for o in self.outcomes if o.state == state)
+
+
+def load_checked_profile(workspace: Workspace) -> Profile:
+    profile = load_profile(workspace.profile_path)
+    require_sender(profile, workspace.profile_path)
+    return profile
+
+
+def detect_stage(workspace: Workspace, profile: Profile) -> Detection:
+    with open_store(workspace) as con:
+        return detect(con, clock.today(), profile.etiquette, profile.me.email, delivered_today(con))
+
+
+def compose_stage(
+    workspace: Workspace, profile: Profile, due: list[Due]
+) -> tuple[list[Composed], list[Outcome]]:
+    """Render every due email; one that fails is skipped with its reason, the rest go on."""
+    composer = Composer(profile, clock.today(), (workspace.templates, DEFAULT_TEMPLATES))
+    planned_at = clock.now()
+    composed, failed = [], []
+    for item in due:
+        try:
+            composed.append(composer.compose(item, planned_at))
+        except (TemplateError, UnsafeHeaderError) as exc:
+            failed.append(
+                Outcome(item.key, item.kind, item.email, item.name, "", "skipped", str(exc))
+            )
+    return composed, failed
+
+
+def _withdraw_blocked(con: duckdb.DuckDBPyConnection) -> None:
+    """An email waiting from an earlier run whose person opted out or bounced since: never."""
+    con.execute(
+        """
+        UPDATE messages SET state = 'failed', updated_at = ?,
+            reason = 'withdrawn: the address opted out or bounced before delivery'
+        WHERE state IN ('planned', 'deferred') AND (
+            lower(email) IN (SELECT email FROM opt_outs)
+            OR lower(email) IN (SELECT email FROM unmailable)
+            OR contact_id IN (SELECT contact_id FROM contacts WHERE opt_out))
+        """,
+        [clock.now()],
+    )
+
+
+def _outcome(row: Row, state: str, reason: str = "") -> Outcome:
+    return Outcome(row.key, row.kind, row.email, "", row.subject, state, reason)
+
+
+def settle(con: duckdb.DuckDBPyConnection, mailer: Mailer) -> list[Outcome]:
+    """Look up every delivery a crash or timeout left uncertain, before anything is sent."""
+    outcomes = []
+    for row in rows_in(con, UNSETTLED, [mailer.mode]):
+        try:
+            found = mailer.find_delivered(row.outgoing())
+        except BreadcrumbsError as exc:
+            outcomes.append(_outcome(row, "unknown", f"could not look it up yet: {exc}"))
+            continue
+        if found is not None:
+            set_state(con, [row.key], found.state, "found delivered on reconcile", found)
+            outcomes.append(_outcome(row, found.state, "found delivered on reconcile"))
+        else:
+            set_state(con, [row.key], "planned", "not delivered by an earlier run")
+    return outcomes
+
+
+def deliver_stage(
+    workspace: Workspace, mailer: Mailer, composed: list[Composed], progress: Progress | None = None
+) -> list[Outcome]:
+    """Settle, then deliver what waits from earlier runs and this run's new emails."""
+    with open_store(workspace) as con:
+        outcomes = settle(con, mailer)
+        _withdraw_blocked(con)
+        plan(con, composed, mailer.mode)
+        names = {c.email.key: c.due.name for c in composed}
+        # This run holds the workspace lock, so every waiting row is ours to deliver: the
+        # new ones, and those an earlier run planned or deferred (quota, a crash).
+        queue = rows_in(con, WAITING, [mailer.mode])
+        if mailer.mode == "outbox":
+            delivered = _deliver_bulk(con, mailer, queue, progress)
+        else:
+            delivered = _deliver_one_by_one(con, mailer, queue, progress)
+    return outcomes + [
+        Outcome(o.key, o.kind, o.to, names.get(o.key, o.name), o.subject, o.state, o.reason)
+        for o in delivered
+    ]
+
+
+def _deliver_bulk(
+    con: duckdb.DuckDBPyConnection, mailer: Mailer, queue: list[Row], progress: Progress | None
+) -> list[Outcome]:
+    """Outbox: a file on disk is its own proof, so states move in bulk (few transactions)."""
+    set_state(con, [r.key for r in queue], "sending", count_attempt=True)
+    outcomes, written, failed = [], [], []
+    for done, row in enumerate(queue, 1):
+        try:
+            delivery = mailer.deliver(row.outgoing())
+        except DeliveryFailed as exc:
+            failed.append(row.key)
+            outcomes.append(_outcome(row, "failed", str(exc)))
+        else:
+            written.append(row.key)
+            outcomes.append(_outcome(row, delivery.state, delivery.provider_id or ""))
+        if progress:
+            progress(done, len(queue))
+    set_state(con, written, "written")
+    set_state(con, failed, "failed", "could not write the file")
+    return outcomes
+
+
+def _deliver_one_by_one(
+    con: duckdb.DuckDBPyConnection, mailer: Mailer, queue: list[Row], progress: Progress | None
+) -> list[Outcome]:
+    """Gmail: each row is committed as `sending` before its request leaves."""
+    outcomes = []
+    for done, row in enumerate(queue, 1):
+        set_state(con, [row.key], "sending", count_attempt=True)
+        try:
+            delivery = mailer.deliver(row.outgoing())
+        except QuotaExhausted as exc:
+            rest = [r.key for r in queue[done - 1 :]]
+            set_state(con, rest, "deferred", f"{exc} (waits for the next run)")
+            outcomes += [_outcome(r, "deferred", str(exc)) for r in queue[done - 1 :]]
+            break
+        except DeliveryUnknown as exc:
+            set_state(con, [row.key], "unknown", str(exc))
+            outcomes.append(_outcome(row, "unknown", str(exc)))
+        except DeliveryFailed as exc:
+            set_state(con, [row.key], "failed", str(exc))
+            outcomes.append(_outcome(row, "failed", str(exc)))
+        else:
+            set_state(con, [row.key], delivery.state, None, delivery)
+            outcomes.append(_outcome(row, delivery.state))
+        if progress:
+            progress(done, len(queue))
+    return outcomes
+
+
+def cold_stage(workspace: Workspace, profile: Profile) -> list[Cold]:
+    with open_store(workspace) as con:
+        return going_cold(con, clock.today(), profile.etiquette, profile.me.email)
+
+
+def make_mailer(workspace: Workspace, mode: str, profile: Profile) -> Mailer:
+    if mode == "outbox":
+        from flows.mail_outbox import OutboxMailer
+
+        return OutboxMailer(workspace.outbox)
+    if mode in ("drafts", "send"):
+        from flows.mail_gmail import gmail_mailer
+
+        return gmail_mailer(workspace, mode, profile)
+    raise BreadcrumbsError(f"unknown mode {mode!r}: choose outbox, drafts or send")
+
+
+def run_follow_up(
+    workspace: Workspace,
+    mode: str = "outbox",
+    limit: int | None = None,
+    dry_run: bool = False,
+    mailer: Mailer | None = None,
+    progress: Progress | None = None,
+) -> FollowUpReport:
+    """Detect, compose and deliver; the caller syncs first (see cli.py, follow_up_flow.py)."""
+    profile = load_checked_profile(workspace)
+    report = FollowUpReport(mode, dry_run, today=clock.today())
+    detection = detect_stage(workspace, profile)
+    report.waiting = detection.waiting
+    due = detection.due[:limit] if limit is not None else detection.due
+    composed, failed = compose_stage(workspace, profile, due)
+    report.outcomes += failed
+    if dry_run:
+        report.outcomes += [
+            Outcome(
+                c.email.key, c.due.kind, c.email.to_addr, c.due.name, c.email.subject, "would send"
+            )
+            for c in composed
+        ]
+    else:
+        mailer = mailer or make_mailer(workspace, mode, profile)
+        report.outcomes += deliver_stage(workspace, mailer, composed, progress)
+    report.cold = cold_stage(workspace, profile)
+    return report

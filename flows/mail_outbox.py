@@ -1,0 +1,53 @@
+"""The outbox mailer, the default: one `.eml` file per email, needing no account.
+
+Each file is written to a temporary name and renamed into place, so a file either holds
+the whole message or does not exist; that is why an existing file counts as delivered when
+a run reconciles. `X-Unsent: 1` makes Outlook and Thunderbird open it as a draft to send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from flows.errors import DeliveryFailed
+from flows.mailer import Delivery, Mode, OutgoingEmail
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def file_name(key: str) -> str:
+    """A name safe on any file system, unique per key: readable part plus a short hash."""
+    readable = _UNSAFE_NAME.sub("_", key).strip("._")[:80]
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:10]
+    return f"{readable}-{digest}.eml"
+
+
+class OutboxMailer:
+    mode: Mode = "outbox"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path_for(self, key: str) -> Path:
+        return self.folder / file_name(key)
+
+    def deliver(self, email: OutgoingEmail) -> Delivery:
+        target = self.path_for(email.key)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with temporary.open("wb") as handle:
+                handle.write(b"X-Unsent: 1\r\n")
+                handle.write(email.raw)
+            os.replace(temporary, target)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise DeliveryFailed(f"cannot write {target}: {exc.strerror}") from None
+        return Delivery("written", target.name)
+
+    def find_delivered(self, email: OutgoingEmail) -> Delivery | None:
+        target = self.path_for(email.key)
+        return Delivery("written", target.name) if target.exists() else None
