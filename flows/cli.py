@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -137,6 +138,11 @@ def _print_sync(report: Any) -> None:
     typer.echo(f"  rejected: {c.rejected}")
     for reason, count in report.reasons.most_common():
         typer.echo(f"    {count} × {reason}")
+    notices = report.notices
+    if notices:
+        typer.echo(f"  loaded with a warning: {sum(notices.values())}")
+        for reason, count in notices.most_common():
+            typer.echo(f"    {count} × {reason}")
     if report.rejects:
         typer.echo("  see them with `breadcrumbs rejects`")
 
@@ -270,17 +276,20 @@ def _follow_up_direct(ws: Any, mode: str, limit: int | None, dry_run: bool, no_s
 
     if not no_sync:
         _print_sync(run_sync(ws))
-    with typer.progressbar(length=0, label="delivering", file=sys.stderr) as bar:
-        shown = {"done": 0}
+    bars: list[Any] = []
 
-        def progress(done: int, total: int) -> None:
-            # Only long batches get a bar; a handful of emails would just flicker.
-            if total >= 50:
-                bar.length = total
-                bar.update(done - shown["done"])
-                shown["done"] = done
+    def progress(done: int, total: int) -> None:
+        # Only long batches get a bar; a handful of emails would just flicker.
+        if total < 50:
+            return
+        if not bars:
+            bars.append(typer.progressbar(length=total, label="delivering", file=sys.stderr))
+            bars[0].__enter__()
+        bars[0].update(done - bars[0].pos)
+        if done == total:
+            bars[0].__exit__(None, None, None)
 
-        return run_follow_up(ws, mode, limit, dry_run, progress=progress)
+    return run_follow_up(ws, mode, limit, dry_run, progress=progress)
 
 
 def _print_follow_up(report: Any, ws: Any) -> None:
@@ -288,13 +297,18 @@ def _print_follow_up(report: Any, ws: Any) -> None:
     from rich.table import Table
 
     console = Console()
+    shown = 40  # a long batch gets its first rows and a count, not ten thousand lines
     if report.outcomes:
         table = Table(title=f"Follow-up ({report.mode}{', dry run' if report.dry_run else ''})")
         for column in ("to", "kind", "subject", "state", "where / why"):
             table.add_column(column)
-        for o in report.outcomes:
+        for o in report.outcomes[:shown]:
             table.add_row(o.to, o.kind, o.subject, o.state, o.reason)
         console.print(table)
+        if len(report.outcomes) > shown:
+            console.print(f"... and {len(report.outcomes) - shown} more: `breadcrumbs status`")
+        states = Counter(o.state for o in report.outcomes)
+        console.print(", ".join(f"{n} {state}" for state, n in states.most_common()))
     else:
         console.print("Nothing is due right now.")
     if report.mode == "outbox" and any(o.state == "written" for o in report.outcomes):

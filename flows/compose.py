@@ -7,8 +7,8 @@ Headers are never parsed out of rendered text: each is set from a checked value,
 serialising we check that the message has exactly the headers we set (CVE-2024-6923 lets an
 encoded word in a header value serialise as a real extra header on this Python).
 
-Messages are built with the compat32 MIME classes: about three times faster than
-EmailMessage here, with every header value checked by us before it is set.
+Messages are serialised by flows/mime.py, written for the one shape we send: the standard
+library's generator cost more than everything else in composing put together.
 """
 
 from __future__ import annotations
@@ -18,35 +18,25 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email.charset import QP, Charset
-from email.header import Header
-from email.mime.base import MIMEBase
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import markdown
+from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from flows.errors import TemplateError, UnsafeHeaderError
 from flows.mailer import OutgoingEmail
+from flows.mime import attachment_part, build, encode_header
 from flows.profile import Profile
 from flows.settings import PROJECT_ROOT
 
 DEFAULT_TEMPLATES = PROJECT_ROOT / "templates"
 TEMPLATE_FILES = {"thank-you": "thank-you.md.j2", "intro": "intro.md.j2"}
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
 EXPECTED_HEADERS = {"content-type", "mime-version", "from", "to", "subject", "date", "message-id"}
 MAX_SUBJECT = 200
-
-_utf8_qp = Charset("utf-8")
-_utf8_qp.body_encoding = QP  # readable .eml files, unlike the base64 default
-# MIMEText takes a Charset at run time, though the stubs say str.
-_QP_CHARSET: Any = _utf8_qp
 
 
 @dataclass(frozen=True)
@@ -108,11 +98,33 @@ def friendly_when(day: date | None, today: date) -> str:
     return f"on {day.strftime('%B')} {day.day}"
 
 
-def _escape_for_html(value: Any) -> Any:
-    """finalize hook: HTML-escape, then neutralise Markdown, so a value stays plain text."""
-    if isinstance(value, Markup) or not isinstance(value, str):
-        return value
-    return Markup(_MARKDOWN_SPECIAL.sub(r"\\\1", str(escape(value))))
+class _HtmlValues:
+    """finalize hook for the HTML render: each value becomes an inert placeholder.
+
+    The Markdown conversion then sees only the template's own structure, which is the same
+    for most contacts, so it runs once per shape (cached) instead of once per email; each
+    value goes back in HTML-escaped afterwards. So a cell can never become markup (no
+    `*x*`, no `[a](http://…)`, no `<script>`) and ten thousand emails cost a few
+    conversions. Whitespace-only values (a template's `br` line break) stay as they are.
+    """
+
+    token = re.compile(r"bctok(\d+)x")
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, Markup):
+            return value
+        text = str(value)
+        if not text.strip():
+            return text
+        self.values.append(str(escape(text)))
+        return Markup(f"bctok{len(self.values) - 1}x")
+
+    def fill(self, html: str) -> str:
+        values = self.values
+        return self.token.sub(lambda m: values[int(m[1])], html)
 
 
 def vcard(profile: Profile) -> bytes:
@@ -177,9 +189,17 @@ class Composer:
             "keep_trailing_newline": True,
         }
         self._plain = jinja2.Environment(autoescape=False, **common)
-        self._html = jinja2.Environment(autoescape=True, finalize=_escape_for_html, **common)
-        self._markdown = markdown.Markdown(output_format="html")
-        self._card = vcard(profile) if profile.etiquette.vcard else None
+        self._html_values = _HtmlValues()
+        self._html = jinja2.Environment(autoescape=True, finalize=self._html_values, **common)
+        self._converted: dict[str, str] = {}
+        # CommonMark with raw HTML off: a template's or a cell's <tags> show as text.
+        self._markdown = MarkdownIt("commonmark", {"html": False})
+        self._card = (
+            attachment_part("text/vcard", _card_name(profile.me.name), vcard(profile))
+            if profile.etiquette.vcard
+            else None
+        )
+        self._dates: dict[datetime, str] = {}
         me = profile.me
         check_header_value(me.name, "your name in profile.toml")
         self._from = formataddr((me.name, me.email), charset="utf-8")
@@ -230,6 +250,7 @@ class Composer:
         context = self.context(due)
         try:
             plain = self._plain.get_template(name).render(context)
+            self._html_values.values = []
             html_source = self._html.get_template(name).render(context)
         except jinja2.TemplateNotFound:
             raise TemplateError(f"template {name} is missing from templates/") from None
@@ -239,11 +260,21 @@ class Composer:
             raise TemplateError(f"{name}: {exc}") from None
         subject, text = _split_subject(plain, name)
         _, html_markdown = _split_subject(html_source, name)
-        self._markdown.reset()
-        html = self._markdown.convert(html_markdown)
+        html = self._converted.get(html_markdown)
+        if html is None:
+            if len(self._converted) > 512:  # many shapes: a cache this size still pays
+                self._converted.clear()
+            html = self._converted[html_markdown] = self._markdown.render(html_markdown)
+        html = self._html_values.fill(html)
         if not text.strip():
             raise TemplateError(f"{name}: the body is empty")
         return subject, text, html
+
+    def _date(self, when: datetime) -> str:
+        # A batch shares one planned_at: format it once, not ten thousand times.
+        if when not in self._dates:
+            self._dates[when] = format_datetime(when)
+        return self._dates[when]
 
     def compose(self, due: Due, planned_at: datetime) -> Composed:
         subject, text, html = self.render(due)
@@ -253,27 +284,19 @@ class Composer:
         check_header_value(due.name, "the contact's name")
         to_addr = ascii_address(check_header_value(due.email, "the contact's email"))
         msg_id = message_id(due.key, self.profile.me.email)
-
-        alternative = MIMEMultipart("alternative")
-        alternative.attach(MIMEText(text, "plain", _QP_CHARSET))
-        alternative.attach(MIMEText(html, "html", _QP_CHARSET))
-        if self._card is not None:
-            message: MIMEBase = MIMEMultipart("mixed")
-            message.attach(alternative)
-            card = MIMEBase("text", "vcard", charset="utf-8")
-            card.set_payload(self._card.decode("utf-8"), _utf8_qp)
-            file = f"{self.profile.me.name or 'contact'}.vcf".replace('"', "")
-            card.add_header("Content-Disposition", "attachment", filename=file)
-            message.attach(card)
-        else:
-            message = alternative
-        message["From"] = self._from
-        message["To"] = formataddr((due.name, to_addr), charset="utf-8")
-        encoded: Any = subject if subject.isascii() else Header(subject, "utf-8")
-        message["Subject"] = encoded
-        message["Date"] = format_datetime(planned_at)
-        message["Message-ID"] = msg_id
-        raw = message.as_bytes(policy=_SMTP_COMPAT)
+        raw = build(
+            [
+                ("From", self._from),
+                ("To", formataddr((due.name, to_addr), charset="utf-8")),
+                ("Subject", encode_header(subject)),
+                ("Date", self._date(planned_at)),
+                ("Message-ID", msg_id),
+            ],
+            text,
+            html,
+            msg_id,
+            self._card,
+        )
         verify_headers(raw, to_addr)
         return Composed(
             due, OutgoingEmail(due.key, to_addr, subject, msg_id, raw, planned_at), text, html
@@ -286,6 +309,12 @@ def ascii_address(address: str) -> str:
     if not local.isascii():
         raise UnsafeHeaderError("a mailbox name with non-ASCII letters needs SMTPUTF8")
     return f"{local}@{domain.encode('idna').decode('ascii')}" if not domain.isascii() else address
+
+
+def _card_name(name: str) -> str:
+    """An attachment file name that needs no encoding: the name's plain letters."""
+    plain = re.sub(r"[^A-Za-z0-9 ._-]+", "", name).strip(" .")
+    return f"{plain or 'contact'}.vcf"
 
 
 def _split_subject(rendered: str, name: str) -> tuple[str, str]:
@@ -318,12 +347,3 @@ def verify_headers(raw: bytes, to_addr: str) -> None:
     to_value = "".join(to_lines)
     if to_value.count("@") != 1 or to_addr.split("@")[-1] not in to_value:
         raise UnsafeHeaderError("the message would go to someone else than intended")
-
-
-def _smtp_compat() -> Any:
-    from email.policy import compat32
-
-    return compat32.clone(linesep="\r\n")
-
-
-_SMTP_COMPAT = _smtp_compat()

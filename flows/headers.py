@@ -214,9 +214,14 @@ def find_header_row(records: Sequence[Sequence[object]], table: str) -> int | No
     LinkedIn puts a "Notes:" paragraph above its header; other tools add title rows.
     """
     known = known_headers(table)
+    lone: int | None = None
     for index, record in enumerate(records[:30]):
         cells = [fold(c) for c in record if c is not None and str(c).strip()]
         hits = sum(1 for c in cells if c in known)
-        if hits >= 2 or (hits == 1 and len(cells) == 1):
+        if hits >= 2:
             return index
-    return None
+        if hits == 1 and len(cells) == 1 and lone is None:
+            lone = index
+    # A lone known word is a header only when no fuller header follows: LinkedIn's preamble
+    # opens with a line "Notes:", which folds to the known column "notes" (issue 2).
+    return lone

@@ -66,6 +66,11 @@ def read_source(source: str, sheet_reader: SheetReader | None = None) -> list[Ta
     tables = [understand(t) for t in raw]
     if not any(t.name == "contacts" for t in tables):
         raise SourceError(f"{source}: no contacts found (expected a contacts sheet or CSV)")
+    # A contacts sheet with a header and no people is an empty source (issue 2): loading it
+    # would replace every contact with nothing, e.g. after an export that stopped early.
+    for table in tables:
+        if table.name == "contacts" and not table.rows:
+            raise SourceError(f"{table.file}: has a header row but no contacts below it")
     return tables
 
 
@@ -96,6 +101,8 @@ def _read_folder(folder: Path) -> list[RawTable]:
     tables = []
     for name in TABLES:
         path = by_name.get(f"{name}.csv")
+        if path is not None and name != "contacts" and not path.read_bytes().strip():
+            continue  # an optional sheet saved empty: nothing to load, nothing wrong
         if path is not None:
             tables.append(_read_csv(path, name, path.name))
         elif name == "contacts":

@@ -26,8 +26,17 @@ class SyncReport:
 
     @property
     def reasons(self) -> Counter[str]:
-        """Rejects by reason, without the detail after a colon ("invalid email: ...")."""
-        return Counter(r.reason.split(":")[0] for r in self.rejects)
+        """Refused rows and cells by reason, without the detail after a colon."""
+        return Counter(
+            r.reason.split(":")[0] for r in self.rejects if r.severity in ("row", "cell")
+        )
+
+    @property
+    def notices(self) -> Counter[str]:
+        """Merge conflicts and warnings: loaded, but worth a look."""
+        return Counter(
+            r.reason.split(":")[0] for r in self.rejects if r.severity not in ("row", "cell")
+        )
 
 
 def resolve_source(workspace: Workspace, explicit: str | None, profile: Profile) -> str:
