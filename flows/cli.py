@@ -297,6 +297,8 @@ def _print_follow_up(report: Any, ws: Any) -> None:
     from rich.table import Table
 
     console = Console()
+    for note in report.notes:
+        console.print(note)
     shown = 40  # a long batch gets its first rows and a count, not ten thousand lines
     if report.outcomes:
         table = Table(title=f"Follow-up ({report.mode}{', dry run' if report.dry_run else ''})")
@@ -510,6 +512,72 @@ def profile_check(workspace: WorkspaceOpt = None) -> None:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
     if not warnings:
         typer.echo("profile.toml looks good: the pitch is short and plain.")
+
+
+@app.command()
+def auth(
+    mode: Annotated[
+        str, typer.Option("--mode", "-m", help="What you will do: drafts or send")
+    ] = "drafts",
+    sheets: Annotated[bool, typer.Option("--sheets", help="Also read a Google Sheet")] = False,
+    touches: Annotated[
+        bool, typer.Option("--touches/--no-touches", help="Also read recent mail (touches)")
+    ] = True,
+    no_browser: Annotated[
+        bool,
+        typer.Option("--no-browser", help="Print the URL; listen on a fixed port for ssh -L"),
+    ] = False,
+    port: Annotated[int | None, typer.Option("--port", help="The local port to listen on")] = None,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Connect your Gmail (and Google Sheets): saves <workspace>/token.json, mode 0600."""
+    from flows.google_api import build_gmail, check_account
+    from flows.google_auth import DEFAULT_AUTH_PORT, Needs, run_auth, scopes_for
+    from flows.profile import load_profile
+
+    if mode not in ("drafts", "send"):
+        _fail(BreadcrumbsError(f"unknown mode {mode!r}: choose drafts or send"))
+    try:
+        ws = _workspace(workspace)
+        needs = Needs(mode=mode, mailbox_touches=touches, sheets=sheets)  # type: ignore[arg-type]
+        if no_browser:
+            chosen = port or DEFAULT_AUTH_PORT
+            typer.echo(
+                f"On a machine you reach over SSH, forward the port first:\n"
+                f"  ssh -L {chosen}:localhost:{chosen} THIS-HOST\n"
+            )
+        typer.echo(
+            "Asking Google for: " + ", ".join(s.rsplit("/", 1)[-1] for s in scopes_for(needs))
+        )
+        creds = run_auth(ws.root, needs, open_browser=not no_browser, port=port)
+        profile = load_profile(ws.profile_path)
+        if profile.me.email:
+            account = check_account(build_gmail(creds), profile.me.email)
+            typer.echo(f"Connected as {account}; token saved to {ws.token_path}")
+        else:
+            typer.echo(f"Connected; token saved to {ws.token_path}. Fill in [me] email.")
+    except BreadcrumbsError as exc:
+        _fail(exc)
+
+
+@app.command()
+def touches(
+    days: Annotated[int, typer.Option("--days", help="How far back to read")] = 60,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Read recent Gmail to and from your contacts: replies count as touches, bounces stop mail."""
+    from flows import clock
+    from flows.follow_up import load_checked_profile
+    from flows.mailbox import run_mailbox_touches
+
+    try:
+        ws = _workspace(workspace)
+        profile = load_checked_profile(ws)
+        new_touches, new_bounces = run_mailbox_touches(ws, profile.me.email, days, clock.today())
+    except BreadcrumbsError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"{new_touches} new touches, {new_bounces} new bounced addresses")
 
 
 def main() -> None:

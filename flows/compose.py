@@ -98,6 +98,21 @@ def friendly_when(day: date | None, today: date) -> str:
     return f"on {day.strftime('%B')} {day.day}"
 
 
+# A line break inside a value is marked while the plain text renders, so the subject line
+# is cut off at the template's own line break only. Without this, a cell such as
+# "Acme\nBcc: x@evil.example" in the subject silently cut it short and moved the rest into
+# the body; now the subject keeps the mark, a control character, and check_header_value
+# refuses the email (found by tests/test_compose.py, issue 3: "refuse ... CR/LF").
+_VALUE_BREAK = "\x00"
+
+
+def _mark_breaks(value: Any) -> Any:
+    """finalize hook for the plain render: a value's line breaks become _VALUE_BREAK."""
+    if isinstance(value, str) and ("\n" in value or "\r" in value):
+        return value.replace("\r\n", _VALUE_BREAK).replace("\n", _VALUE_BREAK)
+    return value
+
+
 class _HtmlValues:
     """finalize hook for the HTML render: each value becomes an inert placeholder.
 
@@ -188,7 +203,7 @@ class Composer:
             "undefined": jinja2.StrictUndefined,
             "keep_trailing_newline": True,
         }
-        self._plain = jinja2.Environment(autoescape=False, **common)
+        self._plain = jinja2.Environment(autoescape=False, finalize=_mark_breaks, **common)
         self._html_values = _HtmlValues()
         self._html = jinja2.Environment(autoescape=True, finalize=self._html_values, **common)
         self._converted: dict[str, str] = {}
@@ -259,6 +274,7 @@ class Composer:
         except jinja2.TemplateError as exc:
             raise TemplateError(f"{name}: {exc}") from None
         subject, text = _split_subject(plain, name)
+        text = text.replace(_VALUE_BREAK, "\n")  # a value's own line breaks, back in the body
         _, html_markdown = _split_subject(html_source, name)
         html = self._converted.get(html_markdown)
         if html is None:
@@ -345,5 +361,8 @@ def verify_headers(raw: bytes, to_addr: str) -> None:
         extra = sorted(set(names) - EXPECTED_HEADERS) or names
         raise UnsafeHeaderError(f"the message would carry unexpected headers: {extra}")
     to_value = "".join(to_lines)
-    if to_value.count("@") != 1 or to_addr.split("@")[-1] not in to_value:
+    # The whole address, not only its domain: a To of a colleague at the same company is
+    # someone else too (found by tests/test_compose.py).
+    value, addr = to_value.strip().lower(), to_addr.lower()
+    if to_value.count("@") != 1 or not (value == addr or value.endswith(f"<{addr}>")):
         raise UnsafeHeaderError("the message would go to someone else than intended")

@@ -16,6 +16,7 @@ from flows import clock
 from flows.compose import DEFAULT_TEMPLATES, Composed, Composer, Due
 from flows.detect import Cold, Detection, Skipped, detect, going_cold
 from flows.errors import (
+    AuthError,
     BreadcrumbsError,
     DeliveryFailed,
     DeliveryUnknown,
@@ -51,6 +52,7 @@ class FollowUpReport:
     waiting: list[Skipped] = field(default_factory=list)
     cold: list[Cold] = field(default_factory=list)
     today: date | None = None
+    notes: list[str] = field(default_factory=list)
 
     def count(self, state: str) -> int:
         return sum(1 for o in self.outcomes if o.state == state)
@@ -173,7 +175,9 @@ def _deliver_one_by_one(
         set_state(con, [row.key], "sending", count_attempt=True)
         try:
             delivery = mailer.deliver(row.outgoing())
-        except QuotaExhausted as exc:
+        except (QuotaExhausted, AuthError) as exc:
+            # Both are answered before Gmail accepts anything: this email and the rest of
+            # the batch certainly did not leave, and wait for the next run.
             rest = [r.key for r in queue[done - 1 :]]
             set_state(con, rest, "deferred", f"{exc} (waits for the next run)")
             outcomes += [_outcome(r, "deferred", str(exc)) for r in queue[done - 1 :]]
@@ -203,10 +207,26 @@ def make_mailer(workspace: Workspace, mode: str, profile: Profile) -> Mailer:
 
         return OutboxMailer(workspace.outbox)
     if mode in ("drafts", "send"):
+        from flows.google_api import Pacer
         from flows.mail_gmail import gmail_mailer
 
-        return gmail_mailer(workspace, mode, profile)
+        pacer = Pacer(profile.gmail.units_per_minute)
+        return gmail_mailer("send" if mode == "send" else "drafts", workspace.root, pacer=pacer)
     raise BreadcrumbsError(f"unknown mode {mode!r}: choose outbox, drafts or send")
+
+
+def touches_stage(workspace: Workspace, profile: Profile, days: int = 60) -> str:
+    """With Gmail, read recent mail first: a reply is a touch, a bounce stops mail."""
+    from googleapiclient.errors import HttpError
+
+    from flows.mailbox import run_mailbox_touches
+
+    try:
+        touches, bounces = run_mailbox_touches(workspace, profile.me.email, days, clock.today())
+    except (BreadcrumbsError, HttpError) as exc:
+        # Not fatal: the ledger alone already prevents every repeat.
+        return f"mailbox not read ({exc}); touches may be out of date"
+    return f"mailbox read: {touches} new touches, {bounces} new bounces"
 
 
 def run_follow_up(
@@ -216,10 +236,16 @@ def run_follow_up(
     dry_run: bool = False,
     mailer: Mailer | None = None,
     progress: Progress | None = None,
+    read_mailbox: bool | None = None,
 ) -> FollowUpReport:
-    """Detect, compose and deliver; the caller syncs first (see cli.py, follow_up_flow.py)."""
+    """Detect, compose and deliver; the caller syncs first (see cli.py, follow_up_flow.py).
+
+    `read_mailbox` (default: in the Gmail modes) records recent replies and bounces first.
+    """
     profile = load_checked_profile(workspace)
     report = FollowUpReport(mode, dry_run, today=clock.today())
+    if read_mailbox if read_mailbox is not None else mode != "outbox":
+        report.notes.append(touches_stage(workspace, profile))
     detection = detect_stage(workspace, profile)
     report.waiting = detection.waiting
     due = detection.due[:limit] if limit is not None else detection.due

@@ -22,10 +22,16 @@ from flows.follow_up import (
     detect_stage,
     load_checked_profile,
     make_mailer,
+    touches_stage,
 )
 from flows.profile import Profile
 from flows.settings import Workspace, resolve_workspace
 from flows.sync_flow import sync_contacts
+
+
+@task(name="mailbox-touches", cache_policy=NO_CACHE)
+def touches_task(workspace: Workspace, profile: Profile) -> str:
+    return touches_stage(workspace, profile)
 
 
 @task(name="detect", cache_policy=NO_CACHE)
@@ -107,6 +113,8 @@ def follow_up(
         sync_contacts(workspace=str(ws.root))  # a subflow: the sheet's latest, then detect
     profile = load_checked_profile(ws)
     report = FollowUpReport(mode, dry_run, today=clock.today())
+    if mode != "outbox":
+        report.notes.append(touches_task(ws, profile))
     detection = detect_task(ws, profile)
     report.waiting = detection.waiting
     due = detection.due[:limit] if limit is not None else detection.due

@@ -159,10 +159,10 @@ def parse_csv_text(text: str, name: str, file: str) -> RawTable:
             records.append(list(record))
     except csv.Error as exc:
         raise SourceError(f"{file}: not a readable CSV file ({exc})") from None
-    return _raw_from_records(records, name, file)
+    return raw_from_records(records, name, file)
 
 
-def _raw_from_records(records: Sequence[Sequence[Cell]], name: str, file: str) -> RawTable:
+def raw_from_records(records: Sequence[Sequence[Cell]], name: str, file: str) -> RawTable:
     """Find the header (past a preamble such as LinkedIn's "Notes:") and number the rows."""
     header_index = find_header_row(records, name)
     if header_index is None:
@@ -217,7 +217,7 @@ def _read_workbook(path: Path) -> list[RawTable]:
                 if name == "contacts":
                     raise SourceError(f"{path.name}[{ws.title}]: the sheet is empty")
                 continue
-            tables.append(_raw_from_records(records, name, f"{path.name}[{ws.title}]"))
+            tables.append(raw_from_records(records, name, f"{path.name}[{ws.title}]"))
         return tables
     finally:
         book.close()

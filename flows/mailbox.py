@@ -1,0 +1,169 @@
+"""Touches from the mailbox: who wrote to you, who you wrote to, and which addresses bounce.
+
+Someone who wrote or replied recently is not going cold and needs no redundant email; a
+message you sent someone yourself after a conversation counts as its thank-you; a bounce
+(a mailer-daemon reply naming a contact's address) makes that address unmailable, with the
+reason shown. Reads only: listing and reading messages is safe to retry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from email.utils import getaddresses, parseaddr
+from typing import Any
+
+import duckdb
+
+from flows.store import insert_columns
+
+_DAEMON = re.compile(r"^(mailer-daemon|postmaster)@", re.IGNORECASE)
+_ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+HEADERS = ["From", "To", "Cc", "Date", "Subject", "X-Failed-Recipients"]
+
+
+@dataclass(frozen=True)
+class Touch:
+    provider_id: str
+    email: str
+    direction: str  # "in": they wrote; "out": you wrote
+    touched_on: date
+    subject: str
+
+
+@dataclass(frozen=True)
+class Bounce:
+    email: str
+    reason: str
+    found_on: date
+
+
+def classify(
+    provider_id: str, headers: dict[str, str], me: str, contacts: set[str], snippet: str = ""
+) -> tuple[list[Touch], list[Bounce]]:
+    """What one message tells: touches with known contacts, or a bounce of one of them."""
+    when = _date_of(headers)
+    sender = parseaddr(headers.get("From", ""))[1].lower()
+    subject = headers.get("Subject", "")[:200]
+    if _DAEMON.match(sender):
+        failed = {a.lower() for a in _ADDRESS.findall(headers.get("X-Failed-Recipients", ""))}
+        if not failed:
+            failed = {a.lower() for a in _ADDRESS.findall(snippet)}
+        reason = f"bounced on {when}: {subject or 'delivery failed'}"
+        return [], [Bounce(a, reason, when) for a in sorted(failed & contacts)]
+    recipients = {
+        a.lower() for _, a in getaddresses([headers.get("To", ""), headers.get("Cc", "")]) if a
+    }
+    if sender == me.lower():
+        return [
+            Touch(f"{provider_id}:{a}", a, "out", when, subject)
+            for a in sorted(recipients & contacts)
+        ], []
+    if sender in contacts:
+        return [Touch(f"{provider_id}:{sender}", sender, "in", when, subject)], []
+    return [], []
+
+
+def _date_of(headers: dict[str, str]) -> date:
+    internal = headers.get("internalDate", "")
+    if internal.isdigit():
+        return datetime.fromtimestamp(int(internal) / 1000, UTC).date()
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(headers.get("Date", "")).date()
+    except (TypeError, ValueError):
+        return datetime.now(UTC).date()
+
+
+def read_mailbox(
+    gmail: Any, me: str, contacts: set[str], since: date, limit: int = 2000, pacer: Any = None
+) -> tuple[list[Touch], list[Bounce]]:
+    """Messages since `since` (Gmail's after: in epoch seconds: its dates are Pacific time)."""
+    from flows.google_api import list_message_ids, message_headers
+
+    epoch = int(datetime.combine(since, time.min, UTC).timestamp())
+    touches: list[Touch] = []
+    bounces: list[Bounce] = []
+    for provider_id in list_message_ids(gmail, f"after:{epoch}", limit=limit, pacer=pacer):
+        headers = message_headers(gmail, provider_id, HEADERS, pacer=pacer)
+        found, bounced = classify(provider_id, headers, me, contacts)
+        touches += found
+        bounces += bounced
+    return touches, bounces
+
+
+def record(
+    con: duckdb.DuckDBPyConnection, touches: Iterable[Touch], bounces: Iterable[Bounce]
+) -> tuple[int, int]:
+    """Store what the mailbox showed; seen before is kept as it was (idempotent)."""
+    touches, bounces = list(touches), list(bounces)
+    con.execute("BEGIN")
+    try:
+        before = _count(con)
+        con.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS new_touches AS SELECT * FROM mailbox_touches LIMIT 0"
+        )
+        con.execute("DELETE FROM new_touches")
+        insert_columns(
+            con,
+            "new_touches",
+            [
+                ("provider_id", "VARCHAR"),
+                ("email", "VARCHAR"),
+                ("direction", "VARCHAR"),
+                ("touched_on", "DATE"),
+                ("subject", "VARCHAR"),
+            ],
+            [(t.provider_id, t.email, t.direction, t.touched_on, t.subject) for t in touches],
+        )
+        con.execute(
+            "INSERT INTO mailbox_touches SELECT DISTINCT ON (provider_id) * "
+            "FROM new_touches ON CONFLICT DO NOTHING"
+        )
+        for b in bounces:
+            con.execute(
+                "INSERT INTO unmailable VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [b.email, b.reason, b.found_on],
+            )
+        after = _count(con)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return after[0] - before[0], after[1] - before[1]
+
+
+def _count(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM mailbox_touches), (SELECT count(*) FROM unmailable)"
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def contact_addresses(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("SELECT DISTINCT lower(email) FROM contacts WHERE email IS NOT NULL")
+    return {str(r[0]) for r in rows.fetchall()}
+
+
+def run_mailbox_touches(
+    workspace: Any, me: str, days: int, today: date, limit: int = 2000
+) -> tuple[int, int]:
+    """Read the last `days` of mail and record touches and bounces: (touches, bounces) new."""
+    from datetime import timedelta
+
+    from flows.google_api import build_gmail
+    from flows.google_auth import ensure_fresh, load_credentials
+    from flows.store import open_store
+
+    creds = load_credentials(workspace.root)
+    ensure_fresh(creds, workspace.root)
+    gmail = build_gmail(creds)
+    with open_store(workspace) as con:
+        contacts = contact_addresses(con)
+    # Read outside the lock: listing a mailbox takes a while, and the store is not needed.
+    touches, bounces = read_mailbox(gmail, me, contacts, today - timedelta(days=days), limit)
+    with open_store(workspace) as con:
+        return record(con, touches, bounces)
