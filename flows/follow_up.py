@@ -6,9 +6,11 @@ the CLI can run them directly. Every per-email truth lives in the ledger (ledger
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Literal
 
 import duckdb
 
@@ -208,10 +210,14 @@ def make_mailer(workspace: Workspace, mode: str, profile: Profile) -> Mailer:
         return OutboxMailer(workspace.outbox)
     if mode in ("drafts", "send"):
         from flows.google_api import Pacer
+        from flows.google_auth import SECRET_BLOCK_ENV, credentials_for
         from flows.mail_gmail import gmail_mailer
 
         pacer = Pacer(profile.gmail.units_per_minute)
-        return gmail_mailer("send" if mode == "send" else "drafts", workspace.root, pacer=pacer)
+        # A token from a Prefect Secret block is passed in (refreshed in memory only).
+        creds = credentials_for(workspace.root)[0] if os.environ.get(SECRET_BLOCK_ENV) else None
+        kind: Literal["drafts", "send"] = "send" if mode == "send" else "drafts"
+        return gmail_mailer(kind, workspace.root, creds=creds, pacer=pacer)
     raise BreadcrumbsError(f"unknown mode {mode!r}: choose outbox, drafts or send")
 
 

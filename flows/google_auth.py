@@ -309,3 +309,18 @@ def ensure_fresh(creds: Any, workspace: Path | None, *, margin: timedelta = REFR
     if workspace is not None:
         save_token(workspace, creds)
     return True
+
+
+SECRET_BLOCK_ENV = "BREADCRUMBS_GOOGLE_TOKEN_SECRET"
+
+
+def credentials_for(workspace: Path) -> tuple[Any, Path | None]:
+    """The credentials to use, and where a refresh is saved back (None: keep in memory).
+
+    A deployment may keep the token in a Prefect Secret block, named by env
+    BREADCRUMBS_GOOGLE_TOKEN_SECRET, instead of token.json: then it is never written to disk.
+    """
+    block = os.environ.get(SECRET_BLOCK_ENV, "").strip()
+    if block:
+        return load_token_from_prefect_secret(block), None
+    return load_credentials(workspace), workspace

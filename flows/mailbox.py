@@ -155,11 +155,11 @@ def run_mailbox_touches(
     from datetime import timedelta
 
     from flows.google_api import build_gmail
-    from flows.google_auth import ensure_fresh, load_credentials
+    from flows.google_auth import credentials_for, ensure_fresh
     from flows.store import open_store
 
-    creds = load_credentials(workspace.root)
-    ensure_fresh(creds, workspace.root)
+    creds, save_to = credentials_for(workspace.root)
+    ensure_fresh(creds, save_to)
     gmail = build_gmail(creds)
     with open_store(workspace) as con:
         contacts = contact_addresses(con)

@@ -21,10 +21,10 @@ def read_sheet(workspace: Workspace, sheet_id: str) -> list[RawTable]:
     from googleapiclient.errors import HttpError
 
     from flows.google_api import build_sheets, read_tabs, sheet_tabs
-    from flows.google_auth import ensure_fresh, load_credentials
+    from flows.google_auth import credentials_for, ensure_fresh
 
-    creds = load_credentials(workspace.root)
-    ensure_fresh(creds, workspace.root)
+    creds, save_to = credentials_for(workspace.root)
+    ensure_fresh(creds, save_to)
     sheets = build_sheets(creds)
     try:
         titles = sheet_tabs(sheets, sheet_id)
