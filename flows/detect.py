@@ -38,12 +38,16 @@ FROM interactions i JOIN contacts c USING (contact_id)
 WHERE i.date BETWEEN $today - $window AND $today
   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.key = 'thank-you:' || i.interaction_id)
   AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.key = 'thank-you:' || i.interaction_id)
-  -- A thank-you already went to this person for a conversation this close: the row was
-  -- edited (its date or kind fixed) or entered twice. Never thank the same talk twice.
+  -- The same talk thanked under another key: a row whose date or kind was fixed after its
+  -- thank-you went (the thanked row is gone from the sheet, its date within the window of
+  -- this one), or the talk entered twice on one day. A second real conversation, whose
+  -- first is still in the sheet, gets its own thank-you.
   AND NOT EXISTS (
       SELECT 1 FROM messages m WHERE m.kind = 'thank-you' AND m.state <> 'failed'
         AND (m.contact_id = c.contact_id OR lower(m.email) = lower(c.email))
-        AND m.for_date >= i.date - $window)
+        AND (m.for_date = i.date
+             OR (abs(m.for_date - i.date) <= $window
+                 AND m.key NOT IN (SELECT 'thank-you:' || interaction_id FROM interactions))))
   -- The user wrote to them after the conversation themselves: that was the thank-you.
   AND NOT EXISTS (
       SELECT 1 FROM mailbox_touches t WHERE t.direction = 'out'
@@ -73,8 +77,7 @@ ORDER BY f.referred_id
 COLD_SQL = """
 SELECT c.contact_id, c.name, c.email, c.phone, c.relationship, t.last_touch
 FROM contacts c LEFT JOIN last_touch t USING (contact_id)
-WHERE NOT c.opt_out AND NOT EXISTS (SELECT 1 FROM opt_outs o WHERE o.email = lower(c.email))
-  AND lower(coalesce(c.email, '')) <> lower($me)
+WHERE lower(coalesce(c.email, '')) <> lower($me)
   AND (t.last_touch IS NULL OR t.last_touch < $today - $cold)
 ORDER BY t.last_touch NULLS FIRST, c.name
 """
@@ -203,6 +206,9 @@ def detect(
 def going_cold(
     con: duckdb.DuckDBPyConnection, today: date, etiquette: Etiquette, me: str
 ) -> list[Cold]:
-    """People to call: never contacted yet, or no touch for `cold_days`."""
+    """People to call: never contacted yet, or no touch for `cold_days`.
+
+    Opted-out people are on it too: they asked for no email, and a call is how to reach them.
+    """
     rows = con.execute(COLD_SQL, {"today": today, "cold": etiquette.cold_days, "me": me})
     return [Cold(r[0], r[1], r[2], r[3] or "", r[4] or "", r[5]) for r in rows.fetchall()]

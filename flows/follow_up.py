@@ -27,6 +27,7 @@ from flows.errors import (
     UnsafeHeaderError,
 )
 from flows.ledger import UNSETTLED, WAITING, Row, delivered_today, plan, rows_in, set_state
+from flows.mail_outbox import OutboxMailer
 from flows.mailer import Mailer
 from flows.profile import Profile, load_profile, require_sender
 from flows.settings import Workspace
@@ -150,6 +151,8 @@ def _deliver_bulk(
     con: duckdb.DuckDBPyConnection, mailer: Mailer, queue: list[Row], progress: Progress | None
 ) -> list[Outcome]:
     """Outbox: a file on disk is its own proof, so states move in bulk (few transactions)."""
+    if isinstance(mailer, OutboxMailer):
+        mailer.remove_partial_files()
     set_state(con, [r.key for r in queue], "sending", count_attempt=True)
     outcomes, written, failed = [], [], []
     for done, row in enumerate(queue, 1):

@@ -48,6 +48,15 @@ class OutboxMailer:
             raise DeliveryFailed(f"cannot write {target}: {exc.strerror}") from None
         return Delivery("written", target.name)
 
+    def remove_partial_files(self) -> int:
+        """Temporary files a killed run left behind (only called under the workspace lock,
+        so no other run is writing one now). Never a finished .eml."""
+        removed = 0
+        for path in self.folder.glob(".*.tmp") if self.folder.exists() else []:
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
     def find_delivered(self, email: OutgoingEmail) -> Delivery | None:
         target = self.path_for(email.key)
         return Delivery("written", target.name) if target.exists() else None

@@ -36,6 +36,10 @@ def init_workspace(workspace: Workspace, profile_from: Path | None = None) -> li
 def install_sample(workspace: Workspace) -> Path:
     """Copy the sample into `<workspace>/demo/` once, its dates moved to end yesterday."""
     init_workspace(workspace, profile_from=SAMPLE_DIR / "profile.toml")
+    # A profile still blank from `breadcrumbs init` cannot sign the demo's emails: the
+    # sample's own takes its place. One the user has edited is never touched.
+    if workspace.profile_path.read_bytes() == TEMPLATE_PATH.read_bytes():
+        shutil.copyfile(SAMPLE_DIR / "profile.toml", workspace.profile_path)
     target = workspace.root / "demo"
     if (target / "contacts.csv").exists():
         return target

@@ -1,0 +1,268 @@
+"""The follow-up commands: follow-up, due, preview, status, opt-out, skip and profile check
+(flows/cli.py), through typer's CliRunner on a real workspace."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from flows.cli import app
+from flows.settings import Workspace
+from flows.workspace import SAMPLE_DIR
+from tests.conftest import write_csv
+from tests.follow_up_support import (
+    ledger,
+    outbox,
+    recipients,
+    sql,
+    write_profile,
+    write_sheet,
+)
+
+runner = CliRunner()
+PEOPLE = """
+    email,name,company,opt_out
+    ann@example.com,Ann Lee,Acme,
+    hal@example.com,Hal Moss,Initech,yes
+"""
+TALKS = """
+    date,contact,kind,topic,notes,referrals
+    2026-11-24,ann@example.com,coffee,dbt at Acme,,Bob Stone <bob@example.com>
+    2026-11-24,hal@example.com,call,,,
+"""
+ANN_KEY_SQL = "SELECT 'thank-you:' || interaction_id FROM interactions WHERE contact_id = ?"
+
+
+@pytest.fixture(autouse=True)
+def no_prefect_server(monkeypatch: pytest.MonkeyPatch, today: str) -> None:
+    """These run the plain path on 2026-11-25; the Prefect flow has its own test."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+
+
+@pytest.fixture
+def network(workspace: Workspace) -> Workspace:
+    """Ann (coffee yesterday, referred Bob) and Hal (opted out in the sheet)."""
+    write_profile(workspace)
+    write_sheet(workspace, PEOPLE, TALKS)
+    assert breadcrumbs(workspace, "sync", str(workspace.root / "sheet")).exit_code == 0
+    return workspace
+
+
+def breadcrumbs(workspace: Workspace, *args: str) -> Result:
+    # A wide terminal, so that rich neither wraps paths nor cuts cells short.
+    return runner.invoke(app, [*args, "--workspace", str(workspace.root)], env={"COLUMNS": "250"})
+
+
+def ann_key(workspace: Workspace) -> str:
+    return str(sql(workspace, ANN_KEY_SQL, ["e:ann@example.com"])[0][0])
+
+
+def test_follow_up_prints_a_table_and_where_the_files_are(network: Workspace) -> None:
+    """The sync summary, a table of what was written, the outbox folder, who waits."""
+    result = breadcrumbs(network, "follow-up", "--no-prefect")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "loaded: 3 contacts" in out
+    assert "Follow-up (outbox)" in out
+    assert "Thanks for the coffee, Ann" in out and "Ann Lee suggested I reach out" in out
+    assert "2 written" in out
+    assert f"Emails are in {network.outbox}" in out
+    assert "1 waiting or skipped" in out
+    assert "going cold" not in out  # Bob's intro is a touch: nobody is left to call
+    assert recipients(network) == ["ann@example.com", "bob@example.com"]
+
+
+def test_follow_up_dry_run_refreshes_the_store_and_writes_nothing(network: Workspace) -> None:
+    """--dry-run syncs the sheet's latest (Cy appears) but no ledger row and no file."""
+    write_sheet(
+        network,
+        PEOPLE + "cy@example.com,Cy Park,Globex,\n",
+        TALKS + "2026-11-25,cy@example.com,call,,,\n",
+    )
+    result = breadcrumbs(network, "follow-up", "--dry-run", "--no-prefect")
+    assert result.exit_code == 0, result.output
+    assert "dry run" in result.stdout and "would send" in result.stdout
+    assert "cy@example.com" in result.stdout
+    assert sql(network, "SELECT name FROM contacts WHERE email = 'cy@example.com'") == [
+        ("Cy Park",)
+    ]
+    assert ledger(network) == {}
+    assert outbox(network) == []
+
+
+def test_follow_up_limit_delivers_that_many(network: Workspace) -> None:
+    """--limit 1 of two due: one file now, the other on the next run."""
+    result = breadcrumbs(network, "follow-up", "--limit", "1", "--no-prefect")
+    assert result.exit_code == 0, result.output
+    assert len(outbox(network)) == 1
+    assert breadcrumbs(network, "follow-up", "--no-prefect").exit_code == 0
+    assert len(outbox(network)) == 2
+
+
+def test_follow_up_shows_the_reason_a_template_failed(network: Workspace) -> None:
+    """An override template that cannot fill: the email is skipped and the table says why."""
+    network.templates.mkdir()
+    (network.templates / "thank-you.md.j2").write_text(
+        "Subject: Hi {{ contact.nickname }}\n\nHello\n", encoding="utf-8"
+    )
+    result = breadcrumbs(network, "follow-up", "--no-prefect")
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.stdout and "nickname" in result.stdout
+    assert recipients(network) == ["bob@example.com"]  # the intro went all the same
+
+
+def test_follow_up_in_send_mode_without_yes_or_a_terminal_refuses(network: Workspace) -> None:
+    """--mode send sends real email: without --yes, and nobody at a terminal, it stops."""
+    result = breadcrumbs(network, "follow-up", "--mode", "send", "--no-prefect")
+    assert result.exit_code != 0
+    assert "add --yes" in result.output
+    assert ledger(network) == {}
+
+
+def test_follow_up_refuses_an_unknown_mode(network: Workspace) -> None:
+    """A typo in --mode is an error, not a silent outbox run."""
+    result = breadcrumbs(network, "follow-up", "--mode", "smtp", "--no-prefect")
+    assert result.exit_code == 1
+    assert "unknown mode 'smtp'" in result.output
+
+
+def test_due_json_lists_due_waiting_and_going_cold(network: Workspace) -> None:
+    """Valid JSON: what is due and why, what waits and why, and whom to call."""
+    result = breadcrumbs(network, "due", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == {"due", "waiting", "going_cold"}
+    assert {(d["kind"], d["to"]) for d in data["due"]} == {
+        ("thank-you", "ann@example.com"),
+        ("intro", "bob@example.com"),
+    }
+    assert {d["why"] for d in data["due"]} == {
+        "coffee on 2026-11-24",
+        "referred by Ann Lee, never contacted",
+    }
+    assert [(w["to"], w["why"]) for w in data["waiting"]] == [("hal@example.com", "opted out")]
+    assert [(c["name"], c["days"]) for c in data["going_cold"]] == [("Bob Stone", None)]
+    assert ledger(network) == {}  # listing what is due changes nothing
+
+
+def test_due_in_words_says_what_and_why(network: Workspace) -> None:
+    """The plain listing names each email, its reason and its key."""
+    result = breadcrumbs(network, "due")
+    assert result.exit_code == 0, result.output
+    assert "Due now (2):" in result.stdout
+    assert "[intro:e:bob@example.com]" in result.stdout
+    assert "Hal Moss: opted out" in result.stdout
+    assert "Bob Stone bob@example.com: never contacted" in result.stdout
+
+
+def test_preview_shows_headers_and_body_before_and_after_delivery(network: Workspace) -> None:
+    """From, To, Subject, Date, the attachment and the text; --html shows the HTML part."""
+    before = breadcrumbs(network, "preview", "intro:e:bob@example.com")
+    assert before.exit_code == 0, before.output
+    out = before.stdout
+    assert "From: Jordan Rivera <jordan@example.com>" in out
+    assert "To: Bob Stone <bob@example.com>" in out
+    assert "Subject: Ann Lee suggested I reach out" in out
+    assert "Attached: Jordan Rivera.vcf" in out
+    assert "You were referred to me by Ann Lee at Acme" in out
+    assert ledger(network) == {}
+
+    assert breadcrumbs(network, "follow-up", "--no-prefect", "--no-sync").exit_code == 0
+    after = breadcrumbs(network, "preview", "intro:e:bob@example.com", "--html")
+    assert after.exit_code == 0, after.output
+    assert "<p>You were referred to me by Ann Lee at Acme" in after.stdout
+
+
+def test_preview_of_an_unknown_key_says_where_to_look(network: Workspace) -> None:
+    """Exit 1 and a pointer to `breadcrumbs due`."""
+    result = breadcrumbs(network, "preview", "intro:e:nobody@example.com")
+    assert result.exit_code == 1
+    assert "breadcrumbs due" in result.output
+
+
+def test_status_json_counts_the_ledger_by_state(network: Workspace) -> None:
+    """Empty at first; after a run, two written; a skipped row shows among the problems."""
+    empty = breadcrumbs(network, "status")
+    assert "The ledger is empty" in empty.stdout
+    assert breadcrumbs(network, "follow-up", "--no-prefect", "--limit", "1").exit_code == 0
+    assert breadcrumbs(network, "status", "--json").exit_code == 0
+    data = json.loads(breadcrumbs(network, "status", "--json").stdout)
+    assert data == {"counts": {"written": 1}, "problems": []}
+    text = breadcrumbs(network, "status").stdout
+    assert "written" in text and "1" in text
+
+
+def test_opt_out_holds_through_a_resync_and_can_be_undone(network: Workspace) -> None:
+    """`opt-out ann@example.com`: no thank-you, also after a sync; `--undo` lets it go."""
+    result = breadcrumbs(network, "opt-out", "Ann@Example.com")
+    assert result.exit_code == 0, result.output
+    assert "opted out for good" in result.stdout
+    assert breadcrumbs(network, "follow-up", "--no-prefect").exit_code == 0
+    assert "ann@example.com" not in recipients(network)
+    assert breadcrumbs(network, "opt-out", "ann@example.com", "--undo").exit_code == 0
+    assert breadcrumbs(network, "follow-up", "--no-prefect").exit_code == 0
+    assert "ann@example.com" in recipients(network)
+
+
+def test_skip_drops_one_due_email_for_good(network: Workspace) -> None:
+    """`skip KEY`: the thank-you never goes; the intro still does."""
+    key = ann_key(network)
+    result = breadcrumbs(network, "skip", key)
+    assert result.exit_code == 0, result.output
+    assert "it will not be due again" in result.stdout
+    assert breadcrumbs(network, "follow-up", "--no-prefect").exit_code == 0
+    assert breadcrumbs(network, "follow-up", "--no-prefect").exit_code == 0
+    assert recipients(network) == ["bob@example.com"]
+    due = json.loads(breadcrumbs(network, "due", "--json").stdout)
+    assert key not in [d["key"] for d in due["due"] + due["waiting"]]
+
+
+@pytest.mark.parametrize(
+    ("pitch", "expected"),
+    [
+        (" ".join(["I help small teams get their numbers right."] * 12) + " Thanks.", "seconds"),
+        (
+            "I architect scalable, cloud-native, event-driven data infrastructure leveraging "
+            "distributed orchestration frameworks, facilitating enterprise-grade observability.",
+            "reads hard",
+        ),
+    ],
+)
+def test_profile_check_warns_about_a_long_or_jargon_dense_pitch(
+    workspace: Workspace, pitch: str, expected: str
+) -> None:
+    """A pitch of about 100 words, or one full of jargon: a warning, exit 0."""
+    write_profile(workspace, pitch=pitch)
+    result = breadcrumbs(workspace, "profile", "check")
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stdout and expected in result.stdout
+
+
+def test_profile_check_is_quiet_for_the_sample_pitch(workspace: Workspace) -> None:
+    """The bundled profile passes: one line saying so, no warning."""
+    shutil.copyfile(SAMPLE_DIR / "profile.toml", workspace.profile_path)
+    result = breadcrumbs(workspace, "profile", "check")
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stdout
+    assert "looks good" in result.stdout
+
+
+def test_profile_check_names_the_missing_sender(workspace: Workspace) -> None:
+    """The blank profile of `init`: exit 1, naming [me] name and [me] email."""
+    result = breadcrumbs(workspace, "profile", "check")
+    assert result.exit_code == 1
+    assert "[me] name, [me] email" in result.output
+
+
+def test_follow_up_by_name_in_the_sheet_reaches_the_right_person(workspace: Workspace) -> None:
+    """A conversation logged by name, not address, still thanks that contact."""
+    write_profile(workspace)
+    folder = workspace.root / "sheet"
+    write_csv(folder / "contacts.csv", "email,name\nann@example.com,Ann Lee")
+    write_csv(folder / "interactions.csv", "date,contact,kind\n2026-11-24,ann lee,call")
+    assert breadcrumbs(workspace, "sync", str(folder)).exit_code == 0
+    assert breadcrumbs(workspace, "follow-up", "--no-prefect").exit_code == 0
+    assert recipients(workspace) == ["ann@example.com"]
