@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import random
 from collections import defaultdict
 from datetime import date, timedelta
@@ -48,8 +49,13 @@ def test_four_weeks_day_by_day_keep_every_email_once_and_the_gaps(
     ws, sheet = search
     rng = random.Random(20261125)
     people = [
-        {"email": f"p{i}@example.com", "name": f"Person {i}", "company": f"Co {i % 7}",
-         "referred_by": "", "opt_out": ""}
+        {
+            "email": f"p{i}@example.com",
+            "name": f"Person {i}",
+            "company": f"Co {i % 7}",
+            "referred_by": "",
+            "opt_out": "",
+        }
         for i in range(30)
     ] + [{"email": "", "name": "Phone Only", "company": "", "referred_by": "", "opt_out": ""}]
     conversations: list[dict[str, str]] = []
@@ -64,16 +70,26 @@ def test_four_weeks_day_by_day_keep_every_email_once_and_the_gaps(
             who = rng.choice(people[:next_new])
             referrals = []
             if rng.random() < 0.3:
-                new = {"email": f"p{next_new}@example.com", "name": f"Person {next_new}",
-                       "company": "", "referred_by": "", "opt_out": ""}
+                new = {
+                    "email": f"p{next_new}@example.com",
+                    "name": f"Person {next_new}",
+                    "company": "",
+                    "referred_by": "",
+                    "opt_out": "",
+                }
                 people.append(new)
                 referrals.append(new["name"])
                 next_new += 1
-            conversations.append({
-                "date": (today - timedelta(days=rng.choice([0, 1, 1, 2]))).isoformat(),
-                "contact": who["email"] or who["name"], "kind": rng.choice(KINDS),
-                "topic": "your work", "notes": "", "referrals": ";".join(referrals),
-            })
+            conversations.append(
+                {
+                    "date": (today - timedelta(days=rng.choice([0, 1, 1, 2]))).isoformat(),
+                    "contact": who["email"] or who["name"],
+                    "kind": rng.choice(KINDS),
+                    "topic": "your work",
+                    "notes": "",
+                    "referrals": ";".join(referrals),
+                }
+            )
         # Edits the user makes to rows already thanked: notes, a date typo, a kind typo.
         if conversations and rng.random() < 0.5:
             row = rng.choice(conversations)
@@ -90,10 +106,14 @@ def test_four_weeks_day_by_day_keep_every_email_once_and_the_gaps(
             person = rng.choice([p for p in people if p["email"] and not p["opt_out"]])
             person["opt_out"] = "yes"
             opted_out_on[person["email"]] = today
-        _write(sheet / "contacts.csv",
-               ["email", "name", "company", "referred_by", "opt_out"], people)
-        _write(sheet / "interactions.csv",
-               ["date", "contact", "kind", "topic", "notes", "referrals"], conversations)
+        _write(
+            sheet / "contacts.csv", ["email", "name", "company", "referred_by", "opt_out"], people
+        )
+        _write(
+            sheet / "interactions.csv",
+            ["date", "contact", "kind", "topic", "notes", "referrals"],
+            conversations,
+        )
         run_sync(ws, str(sheet))
         run_follow_up(ws)
 
@@ -116,6 +136,6 @@ def test_four_weeks_day_by_day_keep_every_email_once_and_the_gaps(
         if email in opted_out_on:
             assert planned_on < opted_out_on[email], f"{email} was emailed after opting out"
     for email, days in by_person.items():
-        gaps = [(b - a).days for a, b in zip(days, days[1:], strict=False)]
+        gaps = [(b - a).days for a, b in itertools.pairwise(days)]
         assert all(g >= 3 for g in gaps), f"{email} got emails {gaps} days apart"
     assert all(n == 1 for n in thanked.values()), "one conversation was thanked twice"
