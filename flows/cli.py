@@ -302,10 +302,14 @@ def _print_follow_up(report: Any, ws: Any) -> None:
     shown = 40  # a long batch gets its first rows and a count, not ten thousand lines
     if report.outcomes:
         table = Table(title=f"Follow-up ({report.mode}{', dry run' if report.dry_run else ''})")
-        for column in ("to", "kind", "subject", "state", "where / why"):
+        table.add_column("to", overflow="fold")
+        for column in ("kind", "subject", "state", "why"):
             table.add_column(column)
         for o in report.outcomes[:shown]:
-            table.add_row(o.to, o.kind, o.subject, o.state, o.reason)
+            # A delivered row's reason is its file name or provider id: the folder is
+            # printed once below, so only a row that did not go gets a why.
+            why = "" if o.state in ("written", "drafted", "sent") else o.reason
+            table.add_row(o.to, o.kind, o.subject, o.state, why)
         console.print(table)
         if len(report.outcomes) > shown:
             console.print(f"... and {len(report.outcomes) - shown} more: `breadcrumbs status`")

@@ -123,6 +123,7 @@ FAULTS = {
     "mail_sending": '429 "User-rate limit exceeded. Retry after ... (Mail sending)"',
     "400_invalid_to": "400 invalidArgument: Invalid To header",
     "401": "401 authError",
+    "403_forbidden": "403 PERMISSION_DENIED, as Sheets answers for a sheet not shared with you",
     "invalid_grant": "token endpoint only: 400 invalid_grant",
 }
 PACIFIC_OFFSET = timedelta(hours=-8)  # fallback when zoneinfo has no tz database
@@ -587,6 +588,17 @@ def _fault_reply(kind: str) -> tuple[int, dict[str, Any]]:
         ),
         "400_invalid_to": _error(400, "invalidArgument", "Invalid To header", "INVALID_ARGUMENT"),
         "401": _error(401, "authError", "Invalid Credentials", "UNAUTHENTICATED"),
+        # Sheets v4's error body for a sheet the account may not open: no `errors` list.
+        "403_forbidden": (
+            403,
+            {
+                "error": {
+                    "code": 403,
+                    "message": "The caller does not have permission",
+                    "status": "PERMISSION_DENIED",
+                }
+            },
+        ),
     }
     return replies[kind]
 
@@ -1101,6 +1113,13 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, port: int, state: FakeState) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.state = state
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up first (a timeout test, a SIGKILLed run) closed its end before
+        # a slow reply: expected, and not worth a traceback on stderr.
+        if isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+            return
+        super().handle_error(request, client_address)
 
 
 # ----- the two ways to drive it --------------------------------------------------------------
