@@ -524,6 +524,10 @@ def auth(
         str, typer.Option("--mode", "-m", help="What you will do: drafts or send")
     ] = "drafts",
     sheets: Annotated[bool, typer.Option("--sheets", help="Also read a Google Sheet")] = False,
+    sheets_write: Annotated[
+        bool,
+        typer.Option("--sheets-write", help="Also write the status column ([source] write_back)"),
+    ] = False,
     touches: Annotated[
         bool, typer.Option("--touches/--no-touches", help="Also read recent mail (touches)")
     ] = True,
@@ -543,7 +547,12 @@ def auth(
         _fail(BreadcrumbsError(f"unknown mode {mode!r}: choose drafts or send"))
     try:
         ws = _workspace(workspace)
-        needs = Needs(mode=mode, mailbox_touches=touches, sheets=sheets)  # type: ignore[arg-type]
+        needs = Needs(
+            mode=mode,  # type: ignore[arg-type]
+            mailbox_touches=touches,
+            sheets=sheets or sheets_write,
+            sheets_write_back=sheets_write,
+        )
         if no_browser:
             chosen = port or DEFAULT_AUTH_PORT
             typer.echo(

@@ -238,6 +238,31 @@ def touches_stage(workspace: Workspace, profile: Profile, days: int = 60) -> str
     return f"mailbox read: {touches} new touches, {bounces} new bounces"
 
 
+def write_back_stage(workspace: Workspace, profile: Profile) -> str | None:
+    """If asked (`[source] write_back`) and the source is a Google Sheet, update its column."""
+    if not profile.source.write_back:
+        return None
+    from googleapiclient.errors import HttpError
+
+    from flows.google_api import build_sheets
+    from flows.google_auth import credentials_for, ensure_fresh
+    from flows.read_sources import sheet_id_of
+    from flows.sync import resolve_source
+    from flows.write_back import write_back
+
+    try:
+        sheet_id = sheet_id_of(resolve_source(workspace, None, profile))
+        if sheet_id is None:
+            return "write_back is on, but the source is not a Google Sheet: nothing written"
+        creds, save_to = credentials_for(workspace.root)
+        ensure_fresh(creds, save_to)
+        with open_store(workspace) as con:
+            rows = write_back(build_sheets(creds), sheet_id, con)
+    except (BreadcrumbsError, HttpError) as exc:
+        return f"status column not written ({exc}); run `breadcrumbs auth --sheets-write`?"
+    return f"status written to the sheet for {rows} rows"
+
+
 def run_follow_up(
     workspace: Workspace,
     mode: str = "outbox",
@@ -270,5 +295,8 @@ def run_follow_up(
     else:
         mailer = mailer or make_mailer(workspace, mode, profile)
         report.outcomes += deliver_stage(workspace, mailer, composed, progress)
+        note = write_back_stage(workspace, profile)
+        if note:
+            report.notes.append(note)
     report.cold = cold_stage(workspace, profile)
     return report

@@ -23,6 +23,7 @@ from flows.follow_up import (
     load_checked_profile,
     make_mailer,
     touches_stage,
+    write_back_stage,
 )
 from flows.profile import Profile
 from flows.settings import Workspace, resolve_workspace
@@ -129,6 +130,9 @@ def follow_up(
         ]
     else:
         report.outcomes += deliver_task(ws, mode, profile, composed)
+        note = write_back_stage(ws, profile)
+        if note:
+            report.notes.append(note)
     report.cold = cold_stage(ws, profile)
     publish(report)
     get_run_logger().info(

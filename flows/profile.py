@@ -52,6 +52,7 @@ class Gmail(_Section):
 class Source(_Section):
     path: str = ""
     slash_dates: Literal["month-first", "day-first"] = "month-first"
+    write_back: bool = False
 
 
 class Profile(_Section):
