@@ -263,6 +263,32 @@ def write_back_stage(workspace: Workspace, profile: Profile) -> str | None:
     return f"status written to the sheet for {rows} rows"
 
 
+def deliver_in_mode(
+    workspace: Workspace,
+    mode: str,
+    profile: Profile,
+    composed: list[Composed],
+    mailer: Mailer | None = None,
+    progress: Progress | None = None,
+) -> list[Outcome]:
+    return deliver_stage(
+        workspace, mailer or make_mailer(workspace, mode, profile), composed, progress
+    )
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The stages one batch runs through. The Prefect flow passes its tasks in their place,
+    so the CLI and the flow sequence one batch in exactly the same way."""
+
+    touches: Callable[[Workspace, Profile], str] = touches_stage
+    detect: Callable[[Workspace, Profile], Detection] = detect_stage
+    compose: Callable[[Workspace, Profile, list[Due]], tuple[list[Composed], list[Outcome]]] = (
+        compose_stage
+    )
+    deliver: Callable[..., list[Outcome]] = deliver_in_mode
+
+
 def run_follow_up(
     workspace: Workspace,
     mode: str = "outbox",
@@ -271,6 +297,7 @@ def run_follow_up(
     mailer: Mailer | None = None,
     progress: Progress | None = None,
     read_mailbox: bool | None = None,
+    stages: Stages = Stages(),
 ) -> FollowUpReport:
     """Detect, compose and deliver; the caller syncs first (see cli.py, follow_up_flow.py).
 
@@ -279,11 +306,11 @@ def run_follow_up(
     profile = load_checked_profile(workspace)
     report = FollowUpReport(mode, dry_run, today=clock.today())
     if read_mailbox if read_mailbox is not None else mode != "outbox":
-        report.notes.append(touches_stage(workspace, profile))
-    detection = detect_stage(workspace, profile)
+        report.notes.append(stages.touches(workspace, profile))
+    detection = stages.detect(workspace, profile)
     report.waiting = detection.waiting
     due = detection.due[:limit] if limit is not None else detection.due
-    composed, failed = compose_stage(workspace, profile, due)
+    composed, failed = stages.compose(workspace, profile, due)
     report.outcomes += failed
     if dry_run:
         report.outcomes += [
@@ -293,8 +320,8 @@ def run_follow_up(
             for c in composed
         ]
     else:
-        mailer = mailer or make_mailer(workspace, mode, profile)
-        report.outcomes += deliver_stage(workspace, mailer, composed, progress)
+        extra = {"mailer": mailer, "progress": progress} if mailer or progress else {}
+        report.outcomes += stages.deliver(workspace, mode, profile, composed, **extra)
         note = write_back_stage(workspace, profile)
         if note:
             report.notes.append(note)

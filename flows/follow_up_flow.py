@@ -16,14 +16,12 @@ from flows.detect import Detection
 from flows.follow_up import (
     FollowUpReport,
     Outcome,
-    cold_stage,
+    Stages,
     compose_stage,
-    deliver_stage,
+    deliver_in_mode,
     detect_stage,
-    load_checked_profile,
-    make_mailer,
+    run_follow_up,
     touches_stage,
-    write_back_stage,
 )
 from flows.profile import Profile
 from flows.settings import Workspace, resolve_workspace
@@ -52,7 +50,7 @@ def compose_task(
 def deliver_task(
     workspace: Workspace, mode: str, profile: Profile, composed: list[Composed]
 ) -> list[Outcome]:
-    return deliver_stage(workspace, make_mailer(workspace, mode, profile), composed)
+    return deliver_in_mode(workspace, mode, profile, composed)
 
 
 def publish(report: FollowUpReport) -> None:
@@ -112,28 +110,15 @@ def follow_up(
     ws = resolve_workspace(workspace)
     if sync:
         sync_contacts(workspace=str(ws.root))  # a subflow: the sheet's latest, then detect
-    profile = load_checked_profile(ws)
-    report = FollowUpReport(mode, dry_run, today=clock.today())
-    if mode != "outbox":
-        report.notes.append(touches_task(ws, profile))
-    detection = detect_task(ws, profile)
-    report.waiting = detection.waiting
-    due = detection.due[:limit] if limit is not None else detection.due
-    composed, failed = compose_task(ws, profile, due)
-    report.outcomes += failed
-    if dry_run:
-        report.outcomes += [
-            Outcome(
-                c.email.key, c.due.kind, c.email.to_addr, c.due.name, c.email.subject, "would send"
-            )
-            for c in composed
-        ]
-    else:
-        report.outcomes += deliver_task(ws, mode, profile, composed)
-        note = write_back_stage(ws, profile)
-        if note:
-            report.notes.append(note)
-    report.cold = cold_stage(ws, profile)
+    report = run_follow_up(
+        ws,
+        mode,
+        limit,
+        dry_run,
+        stages=Stages(
+            touches=touches_task, detect=detect_task, compose=compose_task, deliver=deliver_task
+        ),
+    )
     publish(report)
     get_run_logger().info(
         "%d delivered, %d skipped, %d waiting, %d going cold",
