@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import duckdb
 
@@ -118,6 +119,18 @@ class _Candidate:
     last_email_on: date | None
 
 
+def _person(r: tuple[Any, ...]) -> dict[str, Any]:
+    """The contact's columns, first in every candidate query (see _CONTACT)."""
+    return {
+        "contact_id": r[1],
+        "email": r[2] or "",
+        "name": r[3],
+        "first_name": r[4],
+        "company": r[5] or "",
+        "title": r[6] or "",
+    }
+
+
 def find_candidates(
     con: duckdb.DuckDBPyConnection, today: date, etiquette: Etiquette, me: str
 ) -> list[_Candidate]:
@@ -128,12 +141,7 @@ def find_candidates(
         due = Due(
             key=r[0],
             kind="thank-you",
-            contact_id=r[1],
-            email=r[2] or "",
-            name=r[3],
-            first_name=r[4],
-            company=r[5] or "",
-            title=r[6] or "",
+            **_person(r),
             for_date=r[12],
             conversation_kind=r[13],
             topic=r[14] or "",
@@ -145,12 +153,7 @@ def find_candidates(
         due = Due(
             key=r[0],
             kind="intro",
-            contact_id=r[1],
-            email=r[2] or "",
-            name=r[3],
-            first_name=r[4],
-            company=r[5] or "",
-            title=r[6] or "",
+            **_person(r),
             referrer_name=r[12],
             referrer_first_name=r[13] or "",
             referrer_company=r[14] or "",

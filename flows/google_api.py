@@ -247,7 +247,12 @@ def message_headers(
         .get(userId="me", id=message_id, format="metadata", metadataHeaders=names),
         num_retries=num_retries,
     )
-    return headers_of(msg, names) | {"internalDate": str(msg.get("internalDate", ""))}
+    # The snippet too (metadata format includes it): a bounce without X-Failed-Recipients
+    # names the failed address only in its text, and mailbox.classify reads it from there.
+    return headers_of(msg, names) | {
+        "internalDate": str(msg.get("internalDate", "")),
+        "snippet": str(msg.get("snippet", "")),
+    }
 
 
 def headers_of(message: dict[str, Any], names: list[str]) -> dict[str, str]:

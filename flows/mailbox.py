@@ -89,7 +89,9 @@ def read_mailbox(
     bounces: list[Bounce] = []
     for provider_id in list_message_ids(gmail, f"after:{epoch}", limit=limit, pacer=pacer):
         headers = message_headers(gmail, provider_id, HEADERS, pacer=pacer)
-        found, bounced = classify(provider_id, headers, me, contacts)
+        # Pass the snippet: classify falls back on it for a bounce with no
+        # X-Failed-Recipients header, which it could never do when only given the headers.
+        found, bounced = classify(provider_id, headers, me, contacts, headers.get("snippet", ""))
         touches += found
         bounces += bounced
     return touches, bounces
