@@ -237,6 +237,7 @@ def message_headers(
     *,
     pacer: Pacer | None = None,
     num_retries: int = READ_RETRIES,
+    with_snippet: bool = False,
 ) -> dict[str, str]:
     """The named headers of one message (format=metadata), keyed by the names asked for."""
     if pacer is not None:
@@ -247,12 +248,12 @@ def message_headers(
         .get(userId="me", id=message_id, format="metadata", metadataHeaders=names),
         num_retries=num_retries,
     )
-    # The snippet too (metadata format includes it): a bounce without X-Failed-Recipients
-    # names the failed address only in its text, and mailbox.classify reads it from there.
-    return headers_of(msg, names) | {
-        "internalDate": str(msg.get("internalDate", "")),
-        "snippet": str(msg.get("snippet", "")),
-    }
+    out = headers_of(msg, names) | {"internalDate": str(msg.get("internalDate", ""))}
+    if with_snippet:
+        # The metadata format carries the snippet too: a bounce without X-Failed-Recipients
+        # names the failed address only in its text (mailbox.classify reads it there).
+        out["snippet"] = str(msg.get("snippet", ""))
+    return out
 
 
 def headers_of(message: dict[str, Any], names: list[str]) -> dict[str, str]:

@@ -81,14 +81,18 @@ def _date_of(headers: dict[str, str]) -> date:
 def read_mailbox(
     gmail: Any, me: str, contacts: set[str], since: date, limit: int = 2000, pacer: Any = None
 ) -> tuple[list[Touch], list[Bounce]]:
-    """Messages since `since` (Gmail's after: in epoch seconds: its dates are Pacific time)."""
+    """Messages since `since` (Gmail's after: in epoch seconds: its dates are Pacific time).
+
+    Drafts are left out: a draft you have not sent yet is no thank-you, nor a touch.
+    """
     from flows.google_api import list_message_ids, message_headers
 
     epoch = int(datetime.combine(since, time.min, UTC).timestamp())
     touches: list[Touch] = []
     bounces: list[Bounce] = []
-    for provider_id in list_message_ids(gmail, f"after:{epoch}", limit=limit, pacer=pacer):
-        headers = message_headers(gmail, provider_id, HEADERS, pacer=pacer)
+    query = f"after:{epoch} -in:drafts"
+    for provider_id in list_message_ids(gmail, query, limit=limit, pacer=pacer):
+        headers = message_headers(gmail, provider_id, HEADERS, pacer=pacer, with_snippet=True)
         # Pass the snippet: classify falls back on it for a bounce with no
         # X-Failed-Recipients header, which it could never do when only given the headers.
         found, bounced = classify(provider_id, headers, me, contacts, headers.get("snippet", ""))

@@ -378,7 +378,10 @@ class FakeState:
             explicit_in = any(op in ("in", "label") for op, _ in terms)
             if not include_spam_trash and not explicit_in and labels & {"SPAM", "TRASH"}:
                 continue
-            if all(_matches(m, op, value) for op, value in terms):
+            if all(
+                not _matches(m, op[4:], value) if op.startswith("not:") else _matches(m, op, value)
+                for op, value in terms
+            ):
                 found.append(mid)
         found.sort(key=lambda i: int(self.messages[i]["internalDate"]), reverse=True)
         return found
@@ -393,9 +396,11 @@ def _parse_query(q: str) -> list[tuple[str, str]]:
     q = re.sub(r":\(([^)]*)\)", lambda m: ':"' + m.group(1) + '"', q)
     terms = []
     for token in shlex.split(q):
-        op, sep, value = token.partition(":")
+        negate = token.startswith("-") and ":" in token
+        op, sep, value = token.removeprefix("-").partition(":") if negate else token.partition(":")
         if sep and op.lower() in _OPERATORS:
-            terms.append((op.lower(), value))
+            # Gmail's "-in:drafts": the term must not match. Kept as "not:in".
+            terms.append((("not:" if negate else "") + op.lower(), value))
         elif sep and re.fullmatch(r"[A-Za-z_]+", op):
             raise QueryError(f"the fake does not support the search operator {op}:")
         else:
