@@ -220,7 +220,9 @@ def make_mailer(workspace: Workspace, mode: str, profile: Profile) -> Mailer:
         # A token from a Prefect Secret block is passed in (refreshed in memory only).
         creds = credentials_for(workspace.root)[0] if os.environ.get(SECRET_BLOCK_ENV) else None
         kind: Literal["drafts", "send"] = "send" if mode == "send" else "drafts"
-        return gmail_mailer(kind, workspace.root, creds=creds, pacer=pacer)
+        return gmail_mailer(
+            kind, workspace.root, creds=creds, pacer=pacer, timeout=profile.gmail.timeout_seconds
+        )
     raise BreadcrumbsError(f"unknown mode {mode!r}: choose outbox, drafts or send")
 
 

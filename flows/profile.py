@@ -46,7 +46,8 @@ class Etiquette(_Section):
 
 
 class Gmail(_Section):
-    units_per_minute: int = Field(6000, ge=100)
+    units_per_minute: int = Field(6000, ge=200)
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
 
 
 class Source(_Section):
