@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/breadcrumbs sync --sample
-	$(BIN)/breadcrumbs follow-up
+	$(BIN)/breadcrumbs follow-up --no-sync
 
 lint: $(STAMP)
 	$(BIN)/ruff check flows tests bench
