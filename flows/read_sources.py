@@ -149,6 +149,9 @@ def parse_csv_text(text: str, name: str, file: str) -> RawTable:
         delimiter = "\t"
     elif first_line.count(";") > first_line.count(",") and ";" in first_line:
         delimiter = ";"
+    # The csv module refuses a cell over 128 KiB by default, which would fail the whole file
+    # for one pasted essay in a notes cell; 64 MiB still bounds a runaway quote.
+    csv.field_size_limit(64 * 1024 * 1024)
     # Replace NULs: the csv module refuses them, and they can never be part of a good value.
     reader = csv.reader(
         io.StringIO(text.replace("\x00", "\ufffd"), newline=""), delimiter=delimiter
