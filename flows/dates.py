@@ -8,6 +8,7 @@ counted from 1899-12-30 (the 1900 leap-year bug folded in).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import date, datetime, timedelta
 
@@ -56,7 +57,12 @@ def parse_date(value: object, slash_dates: str = "month-first") -> date:
         raise ValueError("not a date")
     if isinstance(value, int | float):
         return _from_serial(float(value))
-    text = _WEEKDAY.sub("", str(value).strip())
+    text = str(value).strip()
+    if len(text) == 10 and text[4] == "-":
+        # The common case, in C: 2026-11-03. Anything odd falls through to the patterns.
+        with contextlib.suppress(ValueError):
+            return _check_year(date.fromisoformat(text))
+    text = _WEEKDAY.sub("", text)
     if not text:
         raise ValueError("empty date")
     if m := _ISO.match(text) or _YMD_SLASH.match(text):
@@ -77,6 +83,12 @@ def parse_date(value: object, slash_dates: str = "month-first") -> date:
     if re.fullmatch(r"\d{5}(\.\d+)?", text):  # a serial number that arrived as text
         return _from_serial(float(text))
     raise ValueError("not a date Breadcrumbs can read; write it as YYYY-MM-DD")
+
+
+def _check_year(day: date) -> date:
+    if not 1900 <= day.year <= 2200:
+        raise ValueError(f"year {day.year} is out of range")
+    return day
 
 
 def _month(name: str) -> int:
