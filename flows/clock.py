@@ -3,22 +3,42 @@
 `BREADCRUMBS_TODAY=YYYY-MM-DD` fixes the date for detection, the dates the store and the
 ledger record, default months and the sample's dates, so tests and back-fills can play a job
 search day by day. The time of day stays real, so records made on one played day still sort.
+Otherwise today is the date where the user lives (`[me] timezone` in the profile, set when
+the profile is loaded), not where the machine runs: a job scheduled on a UTC server at 9 pm
+in New York must not think tomorrow has come.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flows.errors import BreadcrumbsError
 
 ENV = "BREADCRUMBS_TODAY"
+_zone: tzinfo | None = None
+
+
+def use_timezone(name: str) -> None:
+    """The user's IANA time zone ("America/New_York"); an unknown name is an error."""
+    global _zone
+    if not name or name.upper() == "UTC":
+        _zone = UTC
+        return
+    try:
+        _zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BreadcrumbsError(
+            f"[me] timezone = {name!r} is not a time zone: use a name such as "
+            "America/New_York or Europe/Berlin"
+        ) from None
 
 
 def today() -> date:
     raw = os.environ.get(ENV, "").strip()
     if not raw:
-        return date.today()
+        return datetime.now(_zone).date() if _zone is not None else date.today()
     try:
         return date.fromisoformat(raw)
     except ValueError:

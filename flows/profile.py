@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from flows.errors import ProfileError
+from flows import clock
+from flows.errors import BreadcrumbsError, ProfileError
 
 TEMPLATE_PATH = Path(__file__).with_name("profile_template.toml")
 
@@ -72,12 +73,17 @@ def load_profile(path: Path) -> Profile:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{path}: not valid TOML ({exc}); fix the line it names") from None
     try:
-        return Profile.model_validate(data)
+        profile = Profile.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise ProfileError(f"{path}: {problems}") from None
+    try:
+        clock.use_timezone(profile.me.timezone)
+    except BreadcrumbsError as exc:
+        raise ProfileError(f"{path}: {exc}") from None
+    return profile
 
 
 def require_sender(profile: Profile, path: Path) -> None:
