@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from flows.errors import AuthError, BreadcrumbsError
+from flows.google_auth import refresh_failed
 
 log = logging.getLogger(__name__)
 
@@ -141,14 +142,8 @@ def execute_read(request: Any, *, num_retries: int = READ_RETRIES) -> Any:
     try:
         return request.execute(num_retries=num_retries)
     except google.auth.exceptions.RefreshError as exc:
-        if "invalid_grant" in str(exc):
-            raise AuthError(
-                "Google no longer accepts the saved sign-in (invalid_grant): "
-                "run `breadcrumbs auth` again."
-            ) from None
-        raise AuthError(
-            "Google refused to refresh the sign-in: run `breadcrumbs auth` again."
-        ) from None
+        # Raised by the refresh after a 401: nothing was accepted.
+        raise refresh_failed(exc) from None
     except HttpError as exc:
         status = int(exc.resp.status)
         if status == 401:

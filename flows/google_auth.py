@@ -280,14 +280,7 @@ def refresh(creds: Any, *, timeout: float = 30.0) -> None:
     try:
         creds.refresh(bounded)
     except google.auth.exceptions.RefreshError as exc:
-        if "invalid_grant" in str(exc):
-            raise AuthError(
-                "Google no longer accepts the saved sign-in (invalid_grant: revoked, expired, "
-                "or a Testing-status app's 7-day limit): run `breadcrumbs auth` again."
-            ) from None
-        raise AuthError(
-            "Google refused to refresh the sign-in: run `breadcrumbs auth` again."
-        ) from None
+        raise refresh_failed(exc) from None
     except google.auth.exceptions.TransportError:
         raise AuthError(
             "Could not reach Google's token endpoint to refresh the sign-in; try again later."
@@ -295,6 +288,17 @@ def refresh(creds: Any, *, timeout: float = 30.0) -> None:
     finally:
         session.close()
     log.info("Refreshed the Google access token")
+
+
+def refresh_failed(exc: Exception) -> AuthError:
+    """The error to raise for a failed refresh, naming the fix but never the reply's text
+    (a token endpoint's answer may quote what it was sent)."""
+    if "invalid_grant" in str(exc):
+        return AuthError(
+            "Google no longer accepts the saved sign-in (invalid_grant: revoked, expired, "
+            "or a Testing-status app's 7-day limit): run `breadcrumbs auth` again."
+        )
+    return AuthError("Google refused to refresh the sign-in: run `breadcrumbs auth` again.")
 
 
 def ensure_fresh(creds: Any, workspace: Path | None, *, margin: timedelta = REFRESH_MARGIN) -> bool:

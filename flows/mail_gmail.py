@@ -60,7 +60,7 @@ from flows.google_api import (
     list_message_ids,
     message_headers,
 )
-from flows.google_auth import ensure_fresh, load_credentials, save_token
+from flows.google_auth import ensure_fresh, load_credentials, refresh_failed, save_token
 from flows.mailer import Delivery, Mailer, Mode, OutgoingEmail
 
 __all__ = [
@@ -145,15 +145,8 @@ class _GmailMailer:
                     allow_redirects=False,
                 )
             except google.auth.exceptions.RefreshError as exc:
-                # Raised by the refresh after a 401 (nothing accepted), before any re-send.
-                if "invalid_grant" in str(exc):
-                    raise AuthError(
-                        "Google no longer accepts the saved sign-in (invalid_grant): "
-                        "run `breadcrumbs auth` again."
-                    ) from None
-                raise AuthError(
-                    "Google refused to refresh the sign-in: run `breadcrumbs auth` again."
-                ) from None
+                # Raised by the refresh after a 401: nothing was accepted.
+                raise refresh_failed(exc) from None
             except google.auth.exceptions.TransportError:
                 # The token endpoint was unreachable during that refresh: still nothing sent.
                 raise AuthError(
