@@ -160,14 +160,16 @@ def _deliver_bulk(
             delivery = mailer.deliver(row.outgoing())
         except DeliveryFailed as exc:
             failed.append(row.key)
-            outcomes.append(_outcome(row, "failed", str(exc)))
+            outcomes.append(_outcome(row, "deferred", str(exc)))
         else:
             written.append(row.key)
             outcomes.append(_outcome(row, delivery.state, delivery.provider_id or ""))
         if progress:
             progress(done, len(queue))
     set_state(con, written, "written")
-    set_state(con, failed, "failed", "could not write the file")
+    # A file that could not be written (a full disk, a permission) certainly was not: the
+    # email waits for the next run rather than being given up.
+    set_state(con, failed, "deferred", "could not write the file: waits for the next run")
     return outcomes
 
 

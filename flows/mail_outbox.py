@@ -7,6 +7,7 @@ a run reconciles. `X-Unsent: 1` makes Outlook and Thunderbird open it as a draft
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -44,7 +45,8 @@ class OutboxMailer:
                 handle.write(email.raw)
             os.replace(temporary, target)
         except OSError as exc:
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the folder itself may be what failed
+                temporary.unlink(missing_ok=True)
             raise DeliveryFailed(f"cannot write {target}: {exc.strerror}") from None
         return Delivery("written", target.name)
 
@@ -52,7 +54,7 @@ class OutboxMailer:
         """Temporary files a killed run left behind (only called under the workspace lock,
         so no other run is writing one now). Never a finished .eml."""
         removed = 0
-        for path in self.folder.glob(".*.tmp") if self.folder.exists() else []:
+        for path in self.folder.glob(".*.tmp") if self.folder.is_dir() else []:
             path.unlink(missing_ok=True)
             removed += 1
         return removed

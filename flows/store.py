@@ -125,15 +125,26 @@ def open_store(workspace: Workspace, lock: bool = True) -> Iterator[duckdb.DuckD
         try:
             con = duckdb.connect(str(workspace.db_path))
         except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise _unreadable(workspace, exc) from None
             raise WorkspaceError(
-                f"{workspace.db_path}: cannot open the database ({exc}); if another program "
-                "has it open, close it and try again"
+                f"{workspace.db_path}: another program has the database open ({exc}); "
+                "close it and try again"
             ) from None
+        except duckdb.Error as exc:
+            raise _unreadable(workspace, exc) from None
         try:
             migrate(con)
             yield con
         finally:
             con.close()
+
+
+def _unreadable(workspace: Workspace, exc: Exception) -> WorkspaceError:
+    return WorkspaceError(
+        f"{workspace.db_path}: not a database Breadcrumbs can read ({exc}); it holds the "
+        "ledger of sent emails, so move it aside rather than deleting it, then sync again"
+    )
 
 
 @contextmanager
