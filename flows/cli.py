@@ -35,7 +35,7 @@ WorkspaceOpt = Annotated[
     typer.Option(
         "--workspace",
         "-w",
-        help="Workspace folder [env BREADCRUMBS_HOME; default: data/]",
+        help="Workspace folder (env BREADCRUMBS_HOME; default: data/ of the checkout)",
         show_default=False,
     ),
 ]
@@ -43,7 +43,7 @@ PrefectOpt = Annotated[
     bool | None,
     typer.Option(
         "--prefect/--no-prefect",
-        help="Run as a Prefect flow, watched in the UI [default: when PREFECT_API_URL is set]",
+        help="Run as a Prefect flow, watched in the UI (default: when PREFECT_API_URL is set)",
         show_default=False,
     ),
 ]
@@ -70,7 +70,7 @@ def _fail(exc: BreadcrumbsError) -> None:
 @app.command()
 def init(
     folder: Annotated[
-        Path | None, typer.Argument(help="Where to create it [default: data/]")
+        Path | None, typer.Argument(help="Where to create it (default: data/)")
     ] = None,
     workspace: WorkspaceOpt = None,
 ) -> None:
@@ -526,7 +526,9 @@ def auth(
     sheets: Annotated[bool, typer.Option("--sheets", help="Also read a Google Sheet")] = False,
     sheets_write: Annotated[
         bool,
-        typer.Option("--sheets-write", help="Also write the status column ([source] write_back)"),
+        typer.Option(
+            "--sheets-write", help="Also write the status column (source.write_back in the profile)"
+        ),
     ] = False,
     touches: Annotated[
         bool, typer.Option("--touches/--no-touches", help="Also read recent mail (touches)")
