@@ -35,6 +35,7 @@ from flows.settings import PROJECT_ROOT
 DEFAULT_TEMPLATES = PROJECT_ROOT / "templates"
 TEMPLATE_FILES = {"thank-you": "thank-you.md.j2", "intro": "intro.md.j2"}
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_PLACEHOLDER = re.compile(r"\{\{.{0,40}?\}\}|\{%.{0,40}?%\}|\{\{|\{%")
 EXPECTED_HEADERS = {"content-type", "mime-version", "from", "to", "subject", "date", "message-id"}
 MAX_SUBJECT = 200
 
@@ -275,6 +276,13 @@ class Composer:
             raise TemplateError(f"{name}: {exc}") from None
         subject, text = _split_subject(plain, name)
         text = text.replace(_VALUE_BREAK, "\n")  # a value's own line breaks, back in the body
+        leftover = _PLACEHOLDER.search(subject + "\n" + text)
+        if leftover:
+            # Never send "Hi {{first_name}}": a cell pasted from another mail-merge tool, or a
+            # template whose tag was escaped by mistake, would otherwise go out as it is.
+            raise TemplateError(
+                f"{name}: the email would contain an unfilled placeholder {leftover.group()!r}"
+            )
         _, html_markdown = _split_subject(html_source, name)
         html = self._converted.get(html_markdown)
         if html is None:

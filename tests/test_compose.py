@@ -402,3 +402,23 @@ def test_message_ids_are_deterministic_per_key_and_sender() -> None:
     assert compose(thank_you(key="thank-you:i:2")).email.message_id != first
     assert message_id("thank-you:i:1", "other@example.org") != first
     assert first.endswith("@example.com>") and first.startswith("<")
+
+
+@pytest.mark.parametrize(
+    "topic", ["{{first_name}}'s plans", "the {% if %} tag", "your {{ team", "{{ contact.name }}"]
+)
+def test_an_unfilled_placeholder_in_a_cell_skips_the_email(
+    topic: str, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cell pasted from another mail-merge ("Hi {{first_name}}") never goes out as it is."""
+    write_profile(workspace)
+    write_sheet(
+        workspace,
+        "email,name\nann@example.com,Ann Lee\n",
+        f'date,contact,kind,topic\n2026-11-24,ann@example.com,call,"{topic}"\n',
+    )
+    report = play(workspace, monkeypatch, "2026-11-25")
+    assert [(o.state, "unfilled placeholder" in o.reason) for o in report.outcomes] == [
+        ("skipped", True)
+    ]
+    assert outbox(workspace) == []
