@@ -99,48 +99,44 @@ def friendly_when(day: date | None, today: date) -> str:
     return f"on {day.strftime('%B')} {day.day}"
 
 
-# A line break inside a value is marked while the plain text renders, so the subject line
-# is cut off at the template's own line break only. Without this, a cell such as
-# "Acme\nBcc: x@evil.example" in the subject silently cut it short and moved the rest into
-# the body; now the subject keeps the mark, a control character, and check_header_value
-# refuses the email (found by tests/test_compose.py, issue 3: "refuse ... CR/LF").
-_VALUE_BREAK = "\x00"
+class _Values:
+    """finalize hook: every value becomes an inert placeholder in one render of the template.
 
-
-def _mark_breaks(value: Any) -> Any:
-    """finalize hook for the plain render: a value's line breaks become _VALUE_BREAK."""
-    if isinstance(value, str) and ("\n" in value or "\r" in value):
-        return value.replace("\r\n", _VALUE_BREAK).replace("\n", _VALUE_BREAK)
-    return value
-
-
-class _HtmlValues:
-    """finalize hook for the HTML render: each value becomes an inert placeholder.
-
-    The Markdown conversion then sees only the template's own structure, which is the same
-    for most contacts, so it runs once per shape (cached) instead of once per email; each
-    value goes back in HTML-escaped afterwards. So a cell can never become markup (no
-    `*x*`, no `[a](http://…)`, no `<script>`) and ten thousand emails cost a few
-    conversions. Whitespace-only values (a template's `br` line break) stay as they are.
+    That render is the email's skeleton: the template's own words and Markdown, with
+    `bctok<n>x` where each value goes. The text part fills the values back in as they are;
+    the HTML part is the skeleton's Markdown conversion (cached: most contacts share a
+    shape, so ten thousand emails cost a few conversions) with each value HTML-escaped. So a
+    cell can never become markup (no `*x*`, no `[a](http://…)`, no `<script>`), and the
+    subject is cut at the template's own line break only: a value's line break lands inside
+    the subject, where check_header_value refuses it (a cell "Acme\nBcc: x@evil.example").
+    Values of plain spaces (a template's `br` line break) stay as they are.
     """
 
     token = re.compile(r"bctok(\d+)x")
 
     def __init__(self) -> None:
-        self.values: list[str] = []
+        self.raw: list[tuple[str, str]] = []  # (as text, as HTML)
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, Markup):
-            return value
-        text = str(value)
-        if not text.strip():
-            return text
-        self.values.append(str(escape(text)))
-        return Markup(f"bctok{len(self.values) - 1}x")
+            # Already HTML (a `join` of values under autoescape, or `|safe`): the text part
+            # gets it unescaped, the HTML part as it is.
+            pair = (value.unescape(), str(value))
+        else:
+            text = str(value)
+            if not text.strip(" \t"):
+                return text
+            pair = (text, str(escape(text)))
+        self.raw.append(pair)
+        return Markup(f"bctok{len(self.raw) - 1}x")
 
-    def fill(self, html: str) -> str:
-        values = self.values
-        return self.token.sub(lambda m: values[int(m[1])], html)
+    def plain(self, skeleton: str) -> str:
+        raw = self.raw
+        return self.token.sub(lambda m: raw[int(m[1])][0], skeleton)
+
+    def html(self, converted: str) -> str:
+        raw = self.raw
+        return self.token.sub(lambda m: raw[int(m[1])][1], converted)
 
 
 def vcard(profile: Profile) -> bytes:
@@ -204,9 +200,8 @@ class Composer:
             "undefined": jinja2.StrictUndefined,
             "keep_trailing_newline": True,
         }
-        self._plain = jinja2.Environment(autoescape=False, finalize=_mark_breaks, **common)
-        self._html_values = _HtmlValues()
-        self._html = jinja2.Environment(autoescape=True, finalize=self._html_values, **common)
+        self._values = _Values()
+        self._env = jinja2.Environment(autoescape=True, finalize=self._values, **common)
         self._converted: dict[str, str] = {}
         # CommonMark with raw HTML off: a template's or a cell's <tags> show as text.
         self._markdown = MarkdownIt("commonmark", {"html": False})
@@ -265,17 +260,16 @@ class Composer:
             raise TemplateError(f"no template for emails of kind {due.kind!r}")
         context = self.context(due)
         try:
-            plain = self._plain.get_template(name).render(context)
-            self._html_values.values = []
-            html_source = self._html.get_template(name).render(context)
+            self._values.raw = []
+            skeleton = self._env.get_template(name).render(context)
         except jinja2.TemplateNotFound:
             raise TemplateError(f"template {name} is missing from templates/") from None
         except jinja2.UndefinedError as exc:
             raise TemplateError(f"{name}: {exc.message}") from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"{name}: {exc}") from None
-        subject, text = _split_subject(plain, name)
-        text = text.replace(_VALUE_BREAK, "\n")  # a value's own line breaks, back in the body
+        head, body = _split_subject(skeleton, name)
+        subject, text = self._values.plain(head), self._values.plain(body)
         leftover = _PLACEHOLDER.search(subject + "\n" + text)
         if leftover:
             # Never send "Hi {{first_name}}": a cell pasted from another mail-merge tool, or a
@@ -283,13 +277,12 @@ class Composer:
             raise TemplateError(
                 f"{name}: the email would contain an unfilled placeholder {leftover.group()!r}"
             )
-        _, html_markdown = _split_subject(html_source, name)
-        html = self._converted.get(html_markdown)
-        if html is None:
+        converted = self._converted.get(body)
+        if converted is None:
             if len(self._converted) > 512:  # many shapes: a cache this size still pays
                 self._converted.clear()
-            html = self._converted[html_markdown] = self._markdown.render(html_markdown)
-        html = self._html_values.fill(html)
+            converted = self._converted[body] = self._markdown.render(body)
+        html = self._values.html(converted)
         if not text.strip():
             raise TemplateError(f"{name}: the body is empty")
         return subject, text, html

@@ -422,3 +422,30 @@ def test_an_unfilled_placeholder_in_a_cell_skips_the_email(
         ("skipped", True)
     ]
     assert outbox(workspace) == []
+
+
+def test_a_template_that_joins_values_shows_them_plainly_in_text_and_escaped_in_html(
+    tmp_path: Path,
+) -> None:
+    """`join` under autoescape yields HTML; the text part still reads O'Brien, not &#39;."""
+    (tmp_path / "thank-you.md.j2").write_text(
+        "Subject: Hi {{ contact.first_name }}\n\n"
+        "Thanks for {{ referrals | map(attribute='name') | join(', ') }}.\n",
+        encoding="utf-8",
+    )
+    profile = Profile(me=Me(name="Sam Seeker", email="sam@example.com"))
+    composer = Composer(profile, TODAY, (tmp_path,))
+    due = Due(
+        key="thank-you:i:1",
+        kind="thank-you",
+        contact_id="e:a",
+        email="a@example.com",
+        name="Ann",
+        first_name="Ann",
+        for_date=TODAY,
+        conversation_kind="call",
+        referrals=("O'Brien", "A & B <x>"),
+    )
+    composed = composer.compose(due, PLANNED_AT)
+    assert "Thanks for O'Brien, A & B <x>." in composed.text
+    assert "O&#39;Brien, A &amp; B &lt;x&gt;" in composed.html
