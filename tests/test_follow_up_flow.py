@@ -117,3 +117,20 @@ def test_the_follow_up_flow_dry_run_syncs_but_records_and_writes_nothing(
     assert state.state_details.flow_run_id is not None
     rows = table_of(artifacts_of(state.state_details.flow_run_id)["follow-up-emails"])
     assert sorted(r["state"] for r in rows) == ["waiting", "would send", "would send"]
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_server", "today")
+def test_the_cli_runs_the_follow_up_as_a_flow_when_asked(workspace: Workspace) -> None:
+    """`breadcrumbs follow-up --prefect` reports to the server and prints the same table."""
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    write_profile(workspace)
+    write_sheet(workspace, PEOPLE, TALKS)
+    sync(workspace)
+    result = CliRunner().invoke(app, ["follow-up", "--prefect", "--workspace", str(workspace.root)])
+    assert result.exit_code == 0, result.output
+    assert "written" in result.output
+    assert recipients(workspace) == ["ann@example.com", "bob@example.com"]
