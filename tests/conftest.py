@@ -15,6 +15,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from flows.settings import Workspace
 from flows.workspace import init_workspace
+from tests.fake_google import FakeGoogle
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -49,3 +50,13 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGoogle]:
+    """A fake Google (Gmail, Sheets, OAuth token) on 127.0.0.1, with Breadcrumbs pointed at
+    it through BREADCRUMBS_GOOGLE_API_ENDPOINT and BREADCRUMBS_GOOGLE_TOKEN_URI."""
+    with FakeGoogle() as server:
+        monkeypatch.setenv("BREADCRUMBS_GOOGLE_TOKEN_URI", server.token_uri)
+        monkeypatch.setenv("BREADCRUMBS_GOOGLE_API_ENDPOINT", server.url)
+        yield server

@@ -40,14 +40,6 @@ EXPIRED = "2020-01-01T00:00:00Z"
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGoogle]:
-    with FakeGoogle() as server:
-        monkeypatch.setenv("BREADCRUMBS_GOOGLE_TOKEN_URI", server.token_uri)
-        monkeypatch.setenv("BREADCRUMBS_GOOGLE_API_ENDPOINT", server.url)
-        yield server
-
-
-@pytest.fixture
 def evil() -> Iterator[FakeGoogle]:
     """A second server a tampered file might name: it must never hear from us."""
     with FakeGoogle() as server:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,6 @@ from tests.fake_google import (
 )
 
 SHEET = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGoogle]:
-    with FakeGoogle() as server:
-        monkeypatch.setenv("BREADCRUMBS_GOOGLE_TOKEN_URI", server.token_uri)
-        monkeypatch.setenv("BREADCRUMBS_GOOGLE_API_ENDPOINT", server.url)
-        yield server
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -18,14 +17,6 @@ from tests.fake_google import FakeGoogle, authorized_user_info
 
 SHEET_ID = "1BreadcrumbsWriteBackSheet0000000000000000"
 URL = f"https://docs.google.com/spreadsheets/d/{SHEET_ID}/edit#gid=0"
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGoogle]:
-    with FakeGoogle() as server:
-        monkeypatch.setenv("BREADCRUMBS_GOOGLE_TOKEN_URI", server.token_uri)
-        monkeypatch.setenv("BREADCRUMBS_GOOGLE_API_ENDPOINT", server.url)
-        yield server
 
 
 def _workspace(tmp_path: Path, fake: FakeGoogle, write_back: bool) -> Workspace:
