@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flows.errors import AuthError, BreadcrumbsError
+from flows.errors import AuthError
 from flows.google_auth import refresh_failed
 
 log = logging.getLogger(__name__)
@@ -262,19 +261,6 @@ def headers_of(message: dict[str, Any], names: list[str]) -> dict[str, str]:
 
 
 # ----- Sheets ---------------------------------------------------------------------------------
-_SHEET_URL = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
-
-
-def spreadsheet_id(url_or_id: str) -> str:
-    """The id in a Google Sheets URL, or the argument itself if it already is one."""
-    match = _SHEET_URL.search(url_or_id)
-    if match:
-        return match.group(1)
-    if re.fullmatch(r"[A-Za-z0-9_-]{20,}", url_or_id.strip()):
-        return url_or_id.strip()
-    raise BreadcrumbsError(f"{url_or_id!r} is not a Google Sheets URL or spreadsheet id.")
-
-
 def sheet_tabs(sheets: Any, sheet_id: str) -> list[str]:
     """Tab titles (spreadsheets.get): batchGet fails whole on a missing tab, so look first."""
     meta = execute_read(

@@ -17,6 +17,7 @@ from flows.errors import AuthError, BreadcrumbsError
 from flows.google_auth import credentials_from_info
 from flows.mail_gmail import gmail_mailer
 from flows.mailer import OutgoingEmail
+from flows.read_sources import sheet_id_of
 from tests.fake_google import (
     USER,
     FakeGoogle,
@@ -214,12 +215,11 @@ def test_write_back_is_raw_so_nothing_becomes_a_formula(fake: FakeGoogle, creds:
 
 
 def test_a_sheet_url_yields_its_id() -> None:
-    """Both a full URL and a bare id are accepted; anything else is refused."""
+    """Both a full URL and a bare id name a sheet; a file name does not."""
     url = f"https://docs.google.com/spreadsheets/d/{SHEET}/edit#gid=0"
-    assert google_api.spreadsheet_id(url) == SHEET
-    assert google_api.spreadsheet_id(SHEET) == SHEET
-    with pytest.raises(BreadcrumbsError):
-        google_api.spreadsheet_id("contacts.csv")
+    assert sheet_id_of(url) == SHEET
+    assert sheet_id_of(SHEET) == SHEET
+    assert sheet_id_of("contacts.csv") is None
 
 
 def test_the_fake_runs_as_a_subprocess_shared_across_processes(
