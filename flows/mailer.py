@@ -36,7 +36,8 @@ class Mailer(Protocol):
     mode: Mode
 
     def deliver(self, email: OutgoingEmail) -> Delivery:
-        """Deliver once. Raises DeliveryUnknown, DeliveryFailed or QuotaExhausted."""
+        """Deliver once. Raises DeliveryUnknown (may have left), DeliveryFailed, QuotaExhausted
+        or AuthError (the last three: certainly not delivered)."""
         ...
 
     def find_delivered(self, email: OutgoingEmail) -> Delivery | None:
