@@ -20,8 +20,8 @@ run: $(STAMP)
 	$(BIN)/breadcrumbs follow-up --no-sync
 
 lint: $(STAMP)
-	$(BIN)/ruff check flows tests bench
-	$(BIN)/ruff format --check flows tests bench
+	$(BIN)/ruff check breadcrumbs flows tests bench
+	$(BIN)/ruff format --check breadcrumbs flows tests bench
 	$(BIN)/mypy
 
 # pytest exits 5 when it collected no test: make treats that as a failure, as it should.

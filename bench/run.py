@@ -97,16 +97,16 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
 def stages(workspace: Path, source: Path) -> list[tuple[str, float]]:
     """Each pipeline stage in-process, to see where the time goes."""
     os.environ["BREADCRUMBS_TODAY"] = TODAY.isoformat()
-    from flows.follow_up import (
+    from breadcrumbs.deliver.outbox import OutboxMailer
+    from breadcrumbs.follow_up import (
         compose_stage,
         deliver_stage,
         detect_stage,
         load_checked_profile,
     )
-    from flows.mail_outbox import OutboxMailer
-    from flows.profile import load_profile
-    from flows.settings import Workspace
-    from flows.sync import load_stage, read_stage, validate_stage
+    from breadcrumbs.profile import load_profile
+    from breadcrumbs.settings import Workspace
+    from breadcrumbs.sync import load_stage, read_stage, validate_stage
 
     ws = Workspace(workspace)
     results: list[tuple[str, float]] = []

@@ -6,14 +6,14 @@ truth lives in the ledger, and a burst of task runs would swamp the Prefect serv
 
 from __future__ import annotations
 
+from breadcrumbs.flows.sync_flow import sync_contacts
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows import clock
-from flows.compose import Composed, Due
-from flows.detect import Detection
-from flows.follow_up import (
+from breadcrumbs import clock
+from breadcrumbs.detect import Detection
+from breadcrumbs.follow_up import (
     FollowUpReport,
     Outcome,
     Stages,
@@ -23,9 +23,9 @@ from flows.follow_up import (
     run_follow_up,
     touches_stage,
 )
-from flows.profile import Profile
-from flows.settings import Workspace, resolve_workspace
-from flows.sync_flow import sync_contacts
+from breadcrumbs.profile import Profile
+from breadcrumbs.records import Composed, Due
+from breadcrumbs.settings import Workspace, resolve_workspace
 
 
 @task(name="mailbox-touches", cache_policy=NO_CACHE)

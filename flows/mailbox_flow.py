@@ -5,10 +5,10 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from flows import clock
-from flows.follow_up import load_checked_profile
-from flows.mailbox import run_mailbox_touches
-from flows.settings import resolve_workspace
+from breadcrumbs import clock
+from breadcrumbs.follow_up import load_checked_profile
+from breadcrumbs.google.mailbox import run_mailbox_touches
+from breadcrumbs.settings import resolve_workspace
 
 
 # Reading the mailbox is safe to repeat: it may retry.

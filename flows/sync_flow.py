@@ -1,6 +1,6 @@
 """Prefect flow `sync-contacts`: read, validate, load, and a table artifact of the rejects.
 
-Wiring only: each task is one stage of flows/sync.py. Tasks are coarse on purpose (one per
+Wiring only: each task is one stage of breadcrumbs/sync.py. Tasks are coarse on purpose (one per
 stage), since every task run costs the Prefect server real work.
 """
 
@@ -10,10 +10,10 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.profile import load_profile
-from flows.read_sources import Table
-from flows.settings import Workspace, resolve_workspace
-from flows.sync import (
+from breadcrumbs.profile import load_profile
+from breadcrumbs.settings import Workspace, resolve_workspace
+from breadcrumbs.sources.read import Table
+from breadcrumbs.sync import (
     SyncReport,
     load_stage,
     read_stage,
@@ -21,7 +21,7 @@ from flows.sync import (
     sheet_reader_for,
     validate_stage,
 )
-from flows.validate import Validated
+from breadcrumbs.validate import Validated
 
 
 @task(name="read", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

@@ -13,8 +13,8 @@ import pytest
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from flows.settings import Workspace
-from flows.workspace import init_workspace
+from breadcrumbs.settings import Workspace
+from breadcrumbs.workspace import init_workspace
 from tests.fake_google import FakeGoogle
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -11,10 +11,10 @@ from typing import Any, cast
 
 import pytest
 
-from flows.follow_up import FollowUpReport, run_follow_up
-from flows.settings import Workspace
-from flows.store import open_store
-from flows.sync import SyncReport, run_sync
+from breadcrumbs.follow_up import FollowUpReport, run_follow_up
+from breadcrumbs.settings import Workspace
+from breadcrumbs.store.database import open_store
+from breadcrumbs.sync import SyncReport, run_sync
 from tests.conftest import write_csv
 
 ME = {

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from flows.google_api import Pacer
-from flows.mail_gmail import gmail_mailer
-from flows.mailer import Mailer
-from flows.settings import Workspace
+from breadcrumbs.deliver.gmail import gmail_mailer
+from breadcrumbs.deliver.mailer import Mailer
+from breadcrumbs.google.api import Pacer
+from breadcrumbs.settings import Workspace
 from tests.fake_google import FakeGoogle, RemoteFakeGoogle, authorized_user_info
 from tests.follow_up_support import ME, write_profile
 

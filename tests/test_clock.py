@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from flows import clock
-from flows.errors import BreadcrumbsError, ProfileError
-from flows.profile import load_profile
+from breadcrumbs import clock
+from breadcrumbs.errors import BreadcrumbsError, ProfileError
+from breadcrumbs.profile import load_profile
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
 """Composing: the default emails say what the seed asks, values never become markup or
-headers, and the message is exactly what we set (flows/compose.py, templates/)."""
+headers, and the message is exactly what we set (breadcrumbs/compose/message.py, templates/)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,18 @@ from typing import cast
 
 import pytest
 
-from flows.compose import (
+from breadcrumbs.compose.message import (
     DEFAULT_TEMPLATES,
-    Composed,
     Composer,
-    Due,
     check_header_value,
     message_id,
     vcard,
     verify_headers,
 )
-from flows.errors import TemplateError, UnsafeHeaderError
-from flows.profile import Etiquette, Me, Profile
-from flows.settings import Workspace
+from breadcrumbs.errors import TemplateError, UnsafeHeaderError
+from breadcrumbs.profile import Etiquette, Me, Profile
+from breadcrumbs.records import Composed, Due
+from breadcrumbs.settings import Workspace
 from tests.follow_up_support import (
     ME,
     SAMPLE_PITCH,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.settings import Workspace
+from breadcrumbs.settings import Workspace
 from tests.fake_google import RemoteFakeGoogle, start_subprocess
 from tests.follow_up_support import sql, sync, write_sheet
 from tests.google_support import (
@@ -43,11 +43,11 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN = f"""
 import json, sys
 from pathlib import Path
-from flows.follow_up import run_follow_up
-from flows.google_api import Pacer
-from flows.mail_gmail import gmail_mailer
-from flows.settings import Workspace
-from flows.sync import run_sync
+from breadcrumbs.follow_up import run_follow_up
+from breadcrumbs.google.api import Pacer
+from breadcrumbs.deliver.gmail import gmail_mailer
+from breadcrumbs.settings import Workspace
+from breadcrumbs.sync import run_sync
 
 ws = Workspace(Path(sys.argv[1]))
 run_sync(ws)

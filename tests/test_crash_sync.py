@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from flows.settings import Workspace
-from flows.store import open_store
+from breadcrumbs.settings import Workspace
+from breadcrumbs.store.database import open_store
 from tests.follow_up_support import outbox, write_profile
 
 BIN = Path(sys.executable).parent / "breadcrumbs"

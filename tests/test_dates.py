@@ -1,4 +1,4 @@
-"""The dates people write in spreadsheets, read one way (flows/dates.py)."""
+"""The dates people write in spreadsheets, read one way (breadcrumbs/sources/dates.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from flows.dates import parse_date
+from breadcrumbs.sources.dates import parse_date
 
 NOV_3 = date(2026, 11, 3)
 

@@ -1,4 +1,4 @@
-"""Who is due, who waits and who is going cold: each rule of flows/detect.py at its
+"""Who is due, who waits and who is going cold: each rule of breadcrumbs/detect.py at its
 boundaries, played day by day with BREADCRUMBS_TODAY on a real DuckDB file."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from flows.compose import Due
-from flows.detect import _Candidate, apply_etiquette, find_candidates
-from flows.follow_up import run_follow_up
-from flows.ledger import opt_out, skip
-from flows.profile import Etiquette
-from flows.settings import Workspace
-from flows.store import open_store
+from breadcrumbs.detect import _Candidate, apply_etiquette, find_candidates
+from breadcrumbs.follow_up import run_follow_up
+from breadcrumbs.profile import Etiquette
+from breadcrumbs.records import Due
+from breadcrumbs.settings import Workspace
+from breadcrumbs.store.database import open_store
+from breadcrumbs.store.ledger import opt_out, skip
 from tests.follow_up_support import (
     ME,
     outbox,

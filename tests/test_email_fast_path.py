@@ -6,7 +6,7 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.validate import plain_email
+from breadcrumbs.validate import plain_email
 
 LOCAL = st.text(alphabet="abcXYZ019._+-!#%&'*/=?^`{|}~\"", min_size=1, max_size=70)
 LABEL = st.text(alphabet="abcxyzABC019-_", min_size=1, max_size=70)

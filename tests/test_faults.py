@@ -8,9 +8,9 @@ import shutil
 import duckdb
 import pytest
 
-from flows.errors import WorkspaceError
-from flows.settings import Workspace
-from flows.store import open_store
+from breadcrumbs.errors import WorkspaceError
+from breadcrumbs.settings import Workspace
+from breadcrumbs.store.database import open_store
 from tests.follow_up_support import ledger, outbox, play, write_profile, write_sheet
 
 CONTACTS = """

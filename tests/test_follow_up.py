@@ -1,5 +1,5 @@
 """One follow-up batch end to end on the real store: dry runs, limits, the hostile export,
-and the path `make run` takes (flows/follow_up.py)."""
+and the path `make run` takes (breadcrumbs/follow_up.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from flows.errors import BreadcrumbsError
-from flows.follow_up import run_follow_up
-from flows.settings import Workspace
-from flows.sync import run_sync
-from flows.workspace import install_sample
+from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.follow_up import run_follow_up
+from breadcrumbs.settings import Workspace
+from breadcrumbs.sync import run_sync
+from breadcrumbs.workspace import install_sample
 from tests.conftest import FIXTURES, write_csv
 from tests.follow_up_support import (
     ledger,

@@ -1,5 +1,5 @@
 """The follow-up commands: follow-up, due, preview, status, opt-out, skip and profile check
-(flows/cli.py), through typer's CliRunner on a real workspace."""
+(breadcrumbs/cli.py), through typer's CliRunner on a real workspace."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import shutil
 import pytest
 from typer.testing import CliRunner, Result
 
-from flows.cli import app
-from flows.settings import Workspace
-from flows.workspace import SAMPLE_DIR
+from breadcrumbs.cli import app
+from breadcrumbs.settings import Workspace
+from breadcrumbs.workspace import SAMPLE_DIR
 from tests.conftest import write_csv
 from tests.follow_up_support import (
     ledger,

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from flows.settings import Workspace
+from breadcrumbs.settings import Workspace
 from tests.follow_up_support import (
     ledger,
     outbox,
@@ -62,7 +62,7 @@ def test_the_follow_up_flow_delivers_and_publishes_the_emails_and_the_call_list(
 ) -> None:
     """Sync (a subflow) picks up the sheet's latest; detect, compose, deliver run as tasks;
     a table of the emails and a "call these people" list are left on the run."""
-    from flows.follow_up_flow import follow_up
+    from breadcrumbs.flows.follow_up_flow import follow_up
 
     write_profile(workspace)
     write_sheet(workspace, PEOPLE, "date,contact,kind")
@@ -102,7 +102,7 @@ def test_the_follow_up_flow_dry_run_syncs_but_records_and_writes_nothing(
     workspace: Workspace,
 ) -> None:
     """dry_run: the store has the sheet's latest rows; the ledger and the outbox stay empty."""
-    from flows.follow_up_flow import follow_up
+    from breadcrumbs.flows.follow_up_flow import follow_up
 
     write_profile(workspace)
     write_sheet(workspace, PEOPLE, "date,contact,kind")
@@ -125,7 +125,7 @@ def test_the_cli_runs_the_follow_up_as_a_flow_when_asked(workspace: Workspace) -
     """`breadcrumbs follow-up --prefect` reports to the server and prints the same table."""
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from breadcrumbs.cli import app
 
     write_profile(workspace)
     write_sheet(workspace, PEOPLE, TALKS)

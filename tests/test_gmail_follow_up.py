@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
-from flows.follow_up import run_follow_up
-from flows.settings import Workspace
+from breadcrumbs.cli import app
+from breadcrumbs.follow_up import run_follow_up
+from breadcrumbs.settings import Workspace
 from tests.fake_google import FakeGoogle
 from tests.follow_up_support import ledger, sql, sync, write_sheet
 from tests.google_support import (

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import requests
 
-from flows import google_auth
-from flows.errors import AuthError
-from flows.google_auth import (
+from breadcrumbs.errors import AuthError
+from breadcrumbs.google import auth as google_auth
+from breadcrumbs.google.auth import (
     GMAIL_COMPOSE,
     GMAIL_READONLY,
     GMAIL_SEND,
@@ -147,7 +147,7 @@ def test_no_token_text_reaches_the_logs_during_refresh_and_api_calls(
     fake: FakeGoogle, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Debug logging of google-auth, httplib2, urllib3 and ours never shows a secret."""
-    from flows import google_api
+    from breadcrumbs.google import api as google_api
 
     caplog.set_level(logging.DEBUG)
     write_token(tmp_path, authorized_user_info(fake, expiry=EXPIRED))

@@ -12,12 +12,12 @@ import pytest
 from google.auth.transport.requests import AuthorizedSession
 from googleapiclient.errors import HttpError
 
-from flows import google_api
-from flows.errors import AuthError, BreadcrumbsError
-from flows.google_auth import credentials_from_info
-from flows.mail_gmail import gmail_mailer
-from flows.mailer import OutgoingEmail
-from flows.read_sources import sheet_id_of
+from breadcrumbs.deliver.gmail import gmail_mailer
+from breadcrumbs.errors import AuthError, BreadcrumbsError
+from breadcrumbs.google import api as google_api
+from breadcrumbs.google.auth import credentials_from_info
+from breadcrumbs.records import OutgoingEmail
+from breadcrumbs.sources.read import sheet_id_of
 from tests.fake_google import (
     USER,
     FakeGoogle,

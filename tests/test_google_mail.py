@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from flows.errors import AuthError, DeliveryFailed, DeliveryUnknown, QuotaExhausted
-from flows.google_api import build_gmail
-from flows.mail_gmail import GmailDraftsMailer, GmailSendMailer, Pacer, gmail_mailer
-from flows.mailer import Mailer, OutgoingEmail
+from breadcrumbs.deliver.gmail import GmailDraftsMailer, GmailSendMailer, Pacer, gmail_mailer
+from breadcrumbs.deliver.mailer import Mailer
+from breadcrumbs.errors import AuthError, DeliveryFailed, DeliveryUnknown, QuotaExhausted
+from breadcrumbs.google.api import build_gmail
+from breadcrumbs.records import OutgoingEmail
 from tests.fake_google import FakeGoogle, authorized_user_info
 
 TIMEOUT = 1.0  # client timeout in these tests; the slow fault waits longer than this

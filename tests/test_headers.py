@@ -1,10 +1,10 @@
-"""Which column is which: header folding, aliases, export signatures (flows/headers.py)."""
+"""Which column is which: header folding, aliases, export signatures (sources/headers.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from flows.headers import find_header_row, fold, map_headers
+from breadcrumbs.sources.headers import find_header_row, fold, map_headers
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """The ledger and the outbox: each email at most once, whatever is edited, re-run or killed
-(flows/ledger.py, flows/mail_outbox.py, flows/follow_up.py)."""
+(breadcrumbs/store/ledger.py, breadcrumbs/deliver/outbox.py, breadcrumbs/follow_up.py)."""
 
 from __future__ import annotations
 
@@ -16,14 +16,14 @@ from typing import cast
 
 import pytest
 
-from flows.errors import DeliveryFailed
-from flows.follow_up import compose_stage, detect_stage, load_checked_profile, run_follow_up
-from flows.ledger import plan, skip, status
-from flows.mail_outbox import OutboxMailer, file_name
-from flows.mailer import OutgoingEmail
-from flows.settings import Workspace
-from flows.store import open_store
-from flows.workspace import init_workspace
+from breadcrumbs.deliver.outbox import OutboxMailer, file_name
+from breadcrumbs.errors import DeliveryFailed
+from breadcrumbs.follow_up import compose_stage, detect_stage, load_checked_profile, run_follow_up
+from breadcrumbs.records import OutgoingEmail
+from breadcrumbs.settings import Workspace
+from breadcrumbs.store.database import open_store
+from breadcrumbs.store.ledger import plan, skip, status
+from breadcrumbs.workspace import init_workspace
 from tests.conftest import write_csv
 from tests.follow_up_support import (
     ledger,

@@ -1,4 +1,4 @@
-"""Touches from the mailbox (flows/mailbox.py) through the follow-up batch: replies, mail
+"""Touches from the mailbox (google/mailbox.py) through the follow-up batch: replies, mail
 the user sent by hand and bounces, seeded in the fake Gmail and read with the real client."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from flows.follow_up import run_follow_up
-from flows.mailbox import run_mailbox_touches
-from flows.settings import Workspace
+from breadcrumbs.follow_up import run_follow_up
+from breadcrumbs.google.mailbox import run_mailbox_touches
+from breadcrumbs.settings import Workspace
 from tests.fake_google import FakeGoogle
 from tests.follow_up_support import ME, ledger, sql, states, sync, waiting_reason, write_sheet
 from tests.google_support import accepted_per_recipient, serving, write_gmail_profile

@@ -1,13 +1,13 @@
 """Is the elevator pitch short and plain? Thirty seconds at 150 words a minute, and a
-reading-ease score a non-specialist can follow (flows/pitch.py)."""
+reading-ease score a non-specialist can follow (breadcrumbs/pitch.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from flows.pitch import check_pitch, reading_ease, speaking_seconds, syllables
-from flows.profile import load_profile
-from flows.workspace import SAMPLE_DIR
+from breadcrumbs.pitch import check_pitch, reading_ease, speaking_seconds, syllables
+from breadcrumbs.profile import load_profile
+from breadcrumbs.workspace import SAMPLE_DIR
 
 PLAIN = "I help small teams get their numbers right."  # 8 words, easy to read
 JARGON = (

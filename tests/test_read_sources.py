@@ -1,4 +1,4 @@
-"""Reading every kind of source into tables (flows/read_sources.py).
+"""Reading every kind of source into tables (breadcrumbs/sources/read.py).
 
 The exports under tests/fixtures/exports/ are byte-exact imitations of what LinkedIn, Google
 Contacts and Outlook write (see their README); everything else is written here.
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from flows.errors import SourceError
-from flows.read_sources import Cell, Table, decode, read_source
-from flows.validate import validate
+from breadcrumbs.errors import SourceError
+from breadcrumbs.sources.read import Cell, Table, decode, read_source
+from breadcrumbs.validate import validate
 from tests.conftest import FIXTURES, write_csv
 
 EXPORTS = FIXTURES / "exports"

@@ -1,5 +1,5 @@
 """A Google Sheet as the source: `run_sync(ws, <sheet URL>)` and `breadcrumbs sync <URL>`
-against the fake Google's Sheets API (flows/read_sheets.py, flows/sync.py), compared with
+against the fake Google's Sheets API (google/sheets.py, sync.py), compared with
 the same network read from CSV files."""
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from flows import google_api
-from flows.cli import app
-from flows.errors import SourceError
-from flows.google_auth import load_credentials
-from flows.settings import Workspace
-from flows.sync import SyncReport, run_sync
-from flows.workspace import init_workspace
+from breadcrumbs.cli import app
+from breadcrumbs.errors import SourceError
+from breadcrumbs.google import api as google_api
+from breadcrumbs.google.auth import load_credentials
+from breadcrumbs.settings import Workspace
+from breadcrumbs.sync import SyncReport, run_sync
+from breadcrumbs.workspace import init_workspace
 from tests.fake_google import FakeGoogle
 from tests.follow_up_support import sql
 from tests.google_support import serving

@@ -1,5 +1,6 @@
 """The DuckDB store on a real file: sync replaces, re-sync is a no-op, failures touch nothing,
-opt-outs persist, and the referral trail walks back and stops (flows/store.py, flows/sync.py).
+opt-outs persist, and the referral trail walks back and stops (store/database.py,
+sync.py).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from flows.errors import SourceError
-from flows.settings import Workspace
-from flows.store import MIGRATIONS, find_contact, open_store, trail
-from flows.sync import run_sync
+from breadcrumbs.errors import SourceError
+from breadcrumbs.settings import Workspace
+from breadcrumbs.store.database import MIGRATIONS, find_contact, open_store, trail
+from breadcrumbs.sync import run_sync
 from tests.conftest import FIXTURES, write_csv
 
 SHEET_OWNED = ("contacts", "interactions", "referrals", "prospects")

@@ -1,5 +1,5 @@
 """The `breadcrumbs` command: sync summary and exit codes, rejects export, trail, --help,
-and the sample's dates (flows/cli.py, flows/workspace.py), through typer's CliRunner."""
+and the sample's dates (breadcrumbs/cli.py, breadcrumbs/workspace.py), through typer's CliRunner."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from flows.cli import app
-from flows.settings import Workspace
-from flows.store import open_store
-from flows.workspace import SAMPLE_DIR, install_sample
+from breadcrumbs.cli import app
+from breadcrumbs.settings import Workspace
+from breadcrumbs.store.database import open_store
+from breadcrumbs.workspace import SAMPLE_DIR, install_sample
 from tests.conftest import FIXTURES, write_csv
 from tests.test_store import dump, rows, write_network
 
@@ -227,11 +227,11 @@ def test_trail_of_nobody_known_fails_cleanly(workspace: Workspace, tmp_path: Pat
 
 HELP_PROBE = """
 import json, sys
-import flows.cli
+import breadcrumbs.cli
 codes = []
 for args in (["--help"], ["sync", "--help"], ["rejects", "--help"], ["trail", "--help"]):
     try:
-        flows.cli.app(args)
+        breadcrumbs.cli.app(args)
     except SystemExit as exc:
         codes.append(exc.code)
 loaded = sorted(m for m in sys.modules if m == "prefect" or m.startswith("prefect."))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.settings import Workspace
+from breadcrumbs.settings import Workspace
 from tests.test_store import rows, write_network
 
 
@@ -17,14 +17,13 @@ def test_the_sync_contacts_flow_loads_the_sheet_and_publishes_a_rejects_table(
     workspace: Workspace, tmp_path: Path
 ) -> None:
     """Tasks read, validate and load run; the rejects become a table artifact of the run."""
+    from breadcrumbs.flows.sync_flow import sync_contacts
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         ArtifactFilter,
         ArtifactFilterFlowRunId,
         ArtifactFilterKey,
     )
-
-    from flows.sync_flow import sync_contacts
 
     source = str(write_network(tmp_path / "sheet"))
     state = sync_contacts(workspace=str(workspace.root), source=source, return_state=True)

@@ -1,4 +1,4 @@
-"""Judging rows: rejects, merges, referrals and identities (flows/validate.py)."""
+"""Judging rows: rejects, merges, referrals and identities (breadcrumbs/validate.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.read_sources import read_source
-from flows.validate import Contact, Reject, Validated, parse_bool, validate
+from breadcrumbs.sources.read import read_source
+from breadcrumbs.validate import Contact, Reject, Validated, parse_bool, validate
 from tests.conftest import FIXTURES
 
 EXPORTS = FIXTURES / "exports"

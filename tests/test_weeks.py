@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from flows.follow_up import run_follow_up
-from flows.mail_outbox import file_name
-from flows.settings import Workspace
-from flows.store import open_store
-from flows.sync import run_sync
-from flows.workspace import SAMPLE_DIR
+from breadcrumbs.deliver.outbox import file_name
+from breadcrumbs.follow_up import run_follow_up
+from breadcrumbs.settings import Workspace
+from breadcrumbs.store.database import open_store
+from breadcrumbs.sync import run_sync
+from breadcrumbs.workspace import SAMPLE_DIR
 
 START = date(2026, 11, 2)
 DAYS = 28

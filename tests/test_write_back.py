@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from flows.follow_up import run_follow_up
-from flows.settings import Workspace
-from flows.sync import run_sync
-from flows.workspace import SAMPLE_DIR
-from flows.write_back import column_letters
+from breadcrumbs.follow_up import run_follow_up
+from breadcrumbs.google.write_back import column_letters
+from breadcrumbs.settings import Workspace
+from breadcrumbs.sync import run_sync
+from breadcrumbs.workspace import SAMPLE_DIR
 from tests.fake_google import FakeGoogle, authorized_user_info
 
 SHEET_ID = "1BreadcrumbsWriteBackSheet0000000000000000"
@@ -60,8 +60,8 @@ def test_write_back_adds_a_status_column_written_as_plain_text(
     """After a follow-up each contact row says its latest email; nothing else changes."""
     ws = _workspace(tmp_path, fake, write_back=True)
     run_sync(ws, URL)
-    from flows.ledger import opt_out
-    from flows.store import open_store
+    from breadcrumbs.store.database import open_store
+    from breadcrumbs.store.ledger import opt_out
 
     with open_store(ws) as con:
         opt_out(con, "cy@example.org")

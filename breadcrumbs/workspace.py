@@ -12,11 +12,10 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
-from flows import clock
-from flows.profile import TEMPLATE_PATH
-from flows.settings import PROJECT_ROOT, Workspace
+from breadcrumbs import clock
+from breadcrumbs.profile import TEMPLATE_PATH
+from breadcrumbs.settings import SAMPLE_DIR, Workspace
 
-SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 SAMPLE_TABLES = ("contacts.csv", "interactions.csv", "prospects.csv")
 
 

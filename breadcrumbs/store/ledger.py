@@ -14,10 +14,9 @@ from datetime import date, datetime
 
 import duckdb
 
-from flows import clock
-from flows.compose import Composed
-from flows.mailer import Delivery, OutgoingEmail
-from flows.store import insert_columns
+from breadcrumbs import clock
+from breadcrumbs.records import Composed, Delivery, OutgoingEmail
+from breadcrumbs.store.database import insert_columns
 
 DELIVERED = ("sent", "drafted", "written")
 # Rows that count as "this email exists": they block a second email for the same reason.

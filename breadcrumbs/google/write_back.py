@@ -12,8 +12,8 @@ from typing import Any
 
 import duckdb
 
-from flows.headers import find_header_row
-from flows.read_sheets import _choose_tabs
+from breadcrumbs.google.sheets import _choose_tabs
+from breadcrumbs.sources.headers import find_header_row
 
 HEADER = "Breadcrumbs"
 
@@ -54,7 +54,7 @@ def statuses(con: duckdb.DuckDBPyConnection, file: str) -> dict[int, str]:
 
 def write_back(sheets: Any, sheet_id: str, con: duckdb.DuckDBPyConnection) -> int:
     """Write the column; returns how many rows it covers."""
-    from flows.google_api import read_tabs, sheet_tabs, write_values
+    from breadcrumbs.google.api import read_tabs, sheet_tabs, write_values
 
     title = _choose_tabs(sheet_tabs(sheets, sheet_id), sheet_id)["contacts"]
     records = read_tabs(sheets, sheet_id, [title]).get(title, [])

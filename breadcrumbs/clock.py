@@ -14,7 +14,7 @@ import os
 from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flows.errors import BreadcrumbsError
+from breadcrumbs.errors import BreadcrumbsError
 
 ENV = "BREADCRUMBS_TODAY"
 _zone: tzinfo | None = None

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from flows.store import insert_columns
+from breadcrumbs.store.database import insert_columns
 
 _DAEMON = re.compile(r"^(mailer-daemon|postmaster)@", re.IGNORECASE)
 _ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
@@ -85,7 +85,7 @@ def read_mailbox(
 
     Drafts are left out: a draft you have not sent yet is no thank-you, nor a touch.
     """
-    from flows.google_api import list_message_ids, message_headers
+    from breadcrumbs.google.api import list_message_ids, message_headers
 
     epoch = int(datetime.combine(since, time.min, UTC).timestamp())
     touches: list[Touch] = []
@@ -160,9 +160,9 @@ def run_mailbox_touches(
     """Read the last `days` of mail and record touches and bounces: (touches, bounces) new."""
     from datetime import timedelta
 
-    from flows.google_api import build_gmail
-    from flows.google_auth import credentials_for, ensure_fresh
-    from flows.store import open_store
+    from breadcrumbs.google.api import build_gmail
+    from breadcrumbs.google.auth import credentials_for, ensure_fresh
+    from breadcrumbs.store.database import open_store
 
     creds, save_to = credentials_for(workspace.root)
     ensure_fresh(creds, save_to)

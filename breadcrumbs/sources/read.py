@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from flows.errors import SourceError
-from flows.headers import TABLES, Mapping, find_header_row, map_headers
+from breadcrumbs.errors import SourceError
+from breadcrumbs.sources.headers import TABLES, Mapping, find_header_row, map_headers
 
 Cell = str | int | float | date | datetime | None
 

@@ -1,6 +1,6 @@
 """profile.toml: who the user is, and the etiquette every email follows.
 
-The defaults here are the ones documented in flows/profile_template.toml; a missing section
+The defaults here are the ones documented in breadcrumbs/profile_template.toml; a missing section
 or key takes its default, an unknown key is an error (a typo must not pass silently).
 """
 
@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from flows import clock
-from flows.errors import BreadcrumbsError, ProfileError
+from breadcrumbs import clock
+from breadcrumbs.errors import BreadcrumbsError, ProfileError
 
 TEMPLATE_PATH = Path(__file__).with_name("profile_template.toml")
 

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from flows.errors import AuthError
+from breadcrumbs.errors import AuthError
 
 log = logging.getLogger(__name__)
 

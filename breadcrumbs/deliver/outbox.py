@@ -13,8 +13,8 @@ import os
 import re
 from pathlib import Path
 
-from flows.errors import DeliveryFailed
-from flows.mailer import Delivery, Mode, OutgoingEmail
+from breadcrumbs.errors import DeliveryFailed
+from breadcrumbs.records import Delivery, Mode, OutgoingEmail
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -7,7 +7,7 @@ Headers are never parsed out of rendered text: each is set from a checked value,
 serialising we check that the message has exactly the headers we set (CVE-2024-6923 lets an
 encoded word in a header value serialise as a real extra header on this Python).
 
-Messages are serialised by flows/mime.py, written for the one shape we send: the standard
+Messages are serialised by compose/mime.py, written for the one shape we send: the standard
 library's generator cost more than everything else in composing put together.
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.utils import format_datetime, formataddr
 from pathlib import Path
@@ -26,48 +25,18 @@ import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
-from flows.errors import TemplateError, UnsafeHeaderError
-from flows.mailer import OutgoingEmail
-from flows.mime import attachment_part, build, encode_header
-from flows.profile import Profile
-from flows.settings import PROJECT_ROOT
+from breadcrumbs.compose.mime import attachment_part, build, encode_header
+from breadcrumbs.errors import TemplateError, UnsafeHeaderError
+from breadcrumbs.profile import Profile
+from breadcrumbs.records import Composed, Due, OutgoingEmail
+from breadcrumbs.settings import TEMPLATES_DIR
 
-DEFAULT_TEMPLATES = PROJECT_ROOT / "templates"
+DEFAULT_TEMPLATES = TEMPLATES_DIR
 TEMPLATE_FILES = {"thank-you": "thank-you.md.j2", "intro": "intro.md.j2"}
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _PLACEHOLDER = re.compile(r"\{\{.{0,40}?\}\}|\{%.{0,40}?%\}|\{\{|\{%")
 EXPECTED_HEADERS = {"content-type", "mime-version", "from", "to", "subject", "date", "message-id"}
 MAX_SUBJECT = 200
-
-
-@dataclass(frozen=True)
-class Due:
-    """One email the rules say should go now, with everything its template may use."""
-
-    key: str
-    kind: str  # "thank-you" | "intro"
-    contact_id: str
-    email: str
-    name: str
-    first_name: str
-    company: str = ""
-    title: str = ""
-    for_date: date | None = None  # the conversation's date, for thank-yous
-    conversation_kind: str = ""
-    topic: str = ""
-    referrals: tuple[str, ...] = ()
-    referrer_name: str = ""
-    referrer_first_name: str = ""
-    referrer_company: str = ""
-    reason: str = ""  # why it is due, in words, for `breadcrumbs due`
-
-
-@dataclass
-class Composed:
-    due: Due
-    email: OutgoingEmail
-    text: str
-    html: str = field(repr=False)
 
 
 def check_header_value(value: str, what: str) -> str:

@@ -14,10 +14,12 @@ from typing import Literal
 
 import duckdb
 
-from flows import clock
-from flows.compose import DEFAULT_TEMPLATES, Composed, Composer, Due
-from flows.detect import Cold, Detection, Skipped, detect, going_cold
-from flows.errors import (
+from breadcrumbs import clock
+from breadcrumbs.compose.message import DEFAULT_TEMPLATES, Composer
+from breadcrumbs.deliver.mailer import Mailer
+from breadcrumbs.deliver.outbox import OutboxMailer
+from breadcrumbs.detect import Cold, Detection, Skipped, detect, going_cold
+from breadcrumbs.errors import (
     AuthError,
     BreadcrumbsError,
     DeliveryFailed,
@@ -26,12 +28,19 @@ from flows.errors import (
     TemplateError,
     UnsafeHeaderError,
 )
-from flows.ledger import UNSETTLED, WAITING, Row, delivered_today, plan, rows_in, set_state
-from flows.mail_outbox import OutboxMailer
-from flows.mailer import Mailer
-from flows.profile import Profile, load_profile, require_sender
-from flows.settings import Workspace
-from flows.store import open_store
+from breadcrumbs.profile import Profile, load_profile, require_sender
+from breadcrumbs.records import Composed, Due
+from breadcrumbs.settings import Workspace
+from breadcrumbs.store.database import open_store
+from breadcrumbs.store.ledger import (
+    UNSETTLED,
+    WAITING,
+    Row,
+    delivered_today,
+    plan,
+    rows_in,
+    set_state,
+)
 
 Progress = Callable[[int, int], None]
 
@@ -210,13 +219,13 @@ def cold_stage(workspace: Workspace, profile: Profile) -> list[Cold]:
 
 def make_mailer(workspace: Workspace, mode: str, profile: Profile) -> Mailer:
     if mode == "outbox":
-        from flows.mail_outbox import OutboxMailer
+        from breadcrumbs.deliver.outbox import OutboxMailer
 
         return OutboxMailer(workspace.outbox)
     if mode in ("drafts", "send"):
-        from flows.google_api import Pacer
-        from flows.google_auth import SECRET_BLOCK_ENV, credentials_for
-        from flows.mail_gmail import gmail_mailer
+        from breadcrumbs.deliver.gmail import gmail_mailer
+        from breadcrumbs.google.api import Pacer
+        from breadcrumbs.google.auth import SECRET_BLOCK_ENV, credentials_for
 
         pacer = Pacer(profile.gmail.units_per_minute)
         # A token from a Prefect Secret block is passed in (refreshed in memory only).
@@ -232,7 +241,7 @@ def touches_stage(workspace: Workspace, profile: Profile, days: int = 60) -> str
     """With Gmail, read recent mail first: a reply is a touch, a bounce stops mail."""
     from googleapiclient.errors import HttpError
 
-    from flows.mailbox import run_mailbox_touches
+    from breadcrumbs.google.mailbox import run_mailbox_touches
 
     try:
         touches, bounces = run_mailbox_touches(workspace, profile.me.email, days, clock.today())
@@ -248,11 +257,11 @@ def write_back_stage(workspace: Workspace, profile: Profile) -> str | None:
         return None
     from googleapiclient.errors import HttpError
 
-    from flows.google_api import build_sheets
-    from flows.google_auth import credentials_for, ensure_fresh
-    from flows.read_sources import sheet_id_of
-    from flows.sync import resolve_source
-    from flows.write_back import write_back
+    from breadcrumbs.google.api import build_sheets
+    from breadcrumbs.google.auth import credentials_for, ensure_fresh
+    from breadcrumbs.google.write_back import write_back
+    from breadcrumbs.sources.read import sheet_id_of
+    from breadcrumbs.sync import resolve_source
 
     try:
         sheet_id = sheet_id_of(resolve_source(workspace, None, profile))

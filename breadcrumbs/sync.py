@@ -10,12 +10,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flows.errors import SourceError
-from flows.profile import Profile, load_profile
-from flows.read_sources import RawTable, SheetReader, Table, read_source, sheet_id_of
-from flows.settings import Workspace
-from flows.store import SyncCounts, get_meta, load, open_store
-from flows.validate import Reject, Validated, validate
+from breadcrumbs.errors import SourceError
+from breadcrumbs.profile import Profile, load_profile
+from breadcrumbs.settings import Workspace
+from breadcrumbs.sources.read import RawTable, SheetReader, Table, read_source, sheet_id_of
+from breadcrumbs.store.database import SyncCounts, get_meta, load, open_store
+from breadcrumbs.validate import Reject, Validated, validate
 
 
 @dataclass
@@ -65,7 +65,7 @@ def sheet_reader_for(workspace: Workspace) -> SheetReader:
     """Google Sheets is read only when a source is one, with the workspace's Google token."""
 
     def read(sheet_id: str) -> list[RawTable]:
-        from flows.read_sheets import read_sheet
+        from breadcrumbs.google.sheets import read_sheet
 
         return read_sheet(workspace, sheet_id)
 

@@ -8,7 +8,7 @@ another server; the tests' fake Google uses it.
 
 Reads may retry (`execute(num_retries=...)`: 5xx, 429, 403 rate limits, connection errors):
 repeating a read changes nothing. Writes that must happen at most once (a send, a draft)
-never go through here: see flows/mail_gmail.py.
+never go through here: see breadcrumbs/deliver/gmail.py.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flows.errors import AuthError
-from flows.google_auth import refresh_failed
+from breadcrumbs.errors import AuthError
+from breadcrumbs.google.auth import refresh_failed
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
-"""Typed settings: the one place environment variables are read.
+"""Typed settings: the one place environment variables are read, and where things are.
 
 The workspace folder comes from `--workspace DIR`, else env `BREADCRUMBS_HOME`, else the
-`data/` folder of the checkout. Everything a user keeps (profile, database, outbox, Google
+`data/` folder when running from a checkout, else the platform's user data folder
+(`~/.local/share/breadcrumbs` on Linux). Everything a user keeps (profile, database, outbox, Google
 tokens) lives inside it, so two workspaces share nothing: a career coach runs one per client.
 """
 
@@ -10,15 +11,42 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import Field
+from platformdirs import user_data_path
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+# A source checkout holds the package beside the user's design card (flows/, templates/,
+# data/); an installed wheel carries templates and the sample inside the package instead.
+CHECKOUT: Path | None = (
+    PACKAGE_DIR.parent
+    if (PACKAGE_DIR.parent / "pyproject.toml").is_file() and (PACKAGE_DIR.parent / "flows").is_dir()
+    else None
+)
+
+
+def bundled(name: str, in_checkout: str) -> Path:
+    """A folder shipped with Breadcrumbs: inside the installed package, or in the checkout."""
+    inside = PACKAGE_DIR / name
+    if inside.is_dir() or CHECKOUT is None:
+        return inside
+    return CHECKOUT / in_checkout
+
+
+TEMPLATES_DIR = bundled("templates", "templates")
+SAMPLE_DIR = bundled("sample", "data/sample")
+
+
+def default_home() -> Path:
+    if CHECKOUT is not None:
+        return CHECKOUT / "data"
+    return user_data_path("breadcrumbs")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BREADCRUMBS_", extra="ignore")
 
-    home: Path = PROJECT_ROOT / "data"
+    home: Path = Field(default_factory=default_home)
     # Point Gmail and Sheets at another server (the tests' fake), e.g. http://127.0.0.1:8080/
     google_api_endpoint: str | None = None
     # Point OAuth token refresh elsewhere. Only this explicit setting may: a token_uri written

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flows.errors import SourceError
-from flows.headers import TABLES
-from flows.read_sources import RawTable, raw_from_records
-from flows.settings import Workspace
+from breadcrumbs.errors import SourceError
+from breadcrumbs.settings import Workspace
+from breadcrumbs.sources.headers import TABLES
+from breadcrumbs.sources.read import RawTable, raw_from_records
 
 
 def read_sheet(workspace: Workspace, sheet_id: str) -> list[RawTable]:
     from googleapiclient.errors import HttpError
 
-    from flows.google_api import build_sheets, read_tabs, sheet_tabs
-    from flows.google_auth import credentials_for, ensure_fresh
+    from breadcrumbs.google.api import build_sheets, read_tabs, sheet_tabs
+    from breadcrumbs.google.auth import credentials_for, ensure_fresh
 
     creds, save_to = credentials_for(workspace.root)
     ensure_fresh(creds, save_to)

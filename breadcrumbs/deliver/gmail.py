@@ -45,8 +45,9 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from flows.errors import AuthError, DeliveryFailed, DeliveryUnknown, QuotaExhausted
-from flows.google_api import (
+from breadcrumbs.deliver.mailer import Mailer
+from breadcrumbs.errors import AuthError, DeliveryFailed, DeliveryUnknown, QuotaExhausted
+from breadcrumbs.google.api import (
     DEFAULT_TIMEOUT,
     READ_RETRIES,
     UNITS_DRAFT_CREATE,
@@ -60,8 +61,8 @@ from flows.google_api import (
     list_message_ids,
     message_headers,
 )
-from flows.google_auth import ensure_fresh, load_credentials, refresh_failed, save_token
-from flows.mailer import Delivery, Mailer, Mode, OutgoingEmail
+from breadcrumbs.google.auth import ensure_fresh, load_credentials, refresh_failed, save_token
+from breadcrumbs.records import Delivery, Mode, OutgoingEmail
 
 __all__ = [
     "GmailDraftsMailer",

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.errors import BreadcrumbsError
+from breadcrumbs.errors import BreadcrumbsError
 
 app = typer.Typer(
     name="breadcrumbs",
@@ -50,7 +50,7 @@ PrefectOpt = Annotated[
 
 
 def _workspace(path: Path | None) -> Any:
-    from flows.settings import resolve_workspace
+    from breadcrumbs.settings import resolve_workspace
 
     return resolve_workspace(path)
 
@@ -75,7 +75,7 @@ def init(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Create a workspace with a commented profile.toml to fill in."""
-    from flows.workspace import init_workspace
+    from breadcrumbs.workspace import init_workspace
 
     ws = _workspace(folder or workspace)
     created = init_workspace(ws)
@@ -107,7 +107,7 @@ def sync(
     try:
         ws = _workspace(workspace)
         if sample:
-            from flows.workspace import install_sample
+            from breadcrumbs.workspace import install_sample
 
             source = str(install_sample(ws))
         report = _run_sync(ws, source, _use_prefect(prefect))
@@ -119,10 +119,10 @@ def sync(
 
 def _run_sync(ws: Any, source: str | None, prefect: bool) -> Any:
     if prefect:
-        from flows.sync_flow import sync_contacts
+        from breadcrumbs.flows.sync_flow import sync_contacts
 
         return sync_contacts(workspace=str(ws.root), source=source)
-    from flows.sync import run_sync
+    from breadcrumbs.sync import run_sync
 
     return run_sync(ws, source)
 
@@ -164,7 +164,7 @@ def rejects(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """List the rows and cells the last sync refused: file, row, column, value, reason."""
-    from flows.store import open_store
+    from breadcrumbs.store.database import open_store
 
     try:
         with open_store(_workspace(workspace)) as con:
@@ -197,8 +197,8 @@ def trail(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Show the trail of referrals from a person back to the first warm contact."""
-    from flows.store import find_contact, open_store
-    from flows.store import trail as walk
+    from breadcrumbs.store.database import find_contact, open_store
+    from breadcrumbs.store.database import trail as walk
 
     try:
         with open_store(_workspace(workspace)) as con:
@@ -257,7 +257,7 @@ def follow_up(
     try:
         ws = _workspace(workspace)
         if _use_prefect(prefect):
-            from flows.follow_up_flow import follow_up as flow
+            from breadcrumbs.flows.follow_up_flow import follow_up as flow
 
             report = flow(
                 workspace=str(ws.root), mode=mode, limit=limit, dry_run=dry_run, sync=not no_sync
@@ -271,8 +271,8 @@ def follow_up(
 
 
 def _follow_up_direct(ws: Any, mode: str, limit: int | None, dry_run: bool, no_sync: bool) -> Any:
-    from flows.follow_up import run_follow_up
-    from flows.sync import run_sync
+    from breadcrumbs.follow_up import run_follow_up
+    from breadcrumbs.sync import run_sync
 
     if not no_sync:
         _print_sync(run_sync(ws))
@@ -333,8 +333,8 @@ def due(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """List the emails due now and why, those waiting and why, and who is going cold."""
-    from flows import clock
-    from flows.follow_up import cold_stage, detect_stage, load_checked_profile
+    from breadcrumbs import clock
+    from breadcrumbs.follow_up import cold_stage, detect_stage, load_checked_profile
 
     try:
         ws = _workspace(workspace)
@@ -396,10 +396,10 @@ def preview(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Show one email as its recipient would read it."""
-    from flows import clock
-    from flows.compose import DEFAULT_TEMPLATES, Composer
-    from flows.follow_up import detect_stage, load_checked_profile
-    from flows.store import open_store
+    from breadcrumbs import clock
+    from breadcrumbs.compose.message import DEFAULT_TEMPLATES, Composer
+    from breadcrumbs.follow_up import detect_stage, load_checked_profile
+    from breadcrumbs.store.database import open_store
 
     try:
         ws = _workspace(workspace)
@@ -438,8 +438,8 @@ def status(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Show the ledger: emails by state, and the failures with their reasons."""
-    from flows.ledger import status as ledger_status
-    from flows.store import open_store
+    from breadcrumbs.store.database import open_store
+    from breadcrumbs.store.ledger import status as ledger_status
 
     try:
         with open_store(_workspace(workspace)) as con:
@@ -466,8 +466,8 @@ def opt_out(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Never email this address again, whatever the spreadsheet says."""
-    from flows.ledger import opt_out as record
-    from flows.store import open_store
+    from breadcrumbs.store.database import open_store
+    from breadcrumbs.store.ledger import opt_out as record
 
     try:
         with open_store(_workspace(workspace)) as con:
@@ -483,8 +483,8 @@ def skip(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Drop one due email for good."""
-    from flows.ledger import skip as record
-    from flows.store import open_store
+    from breadcrumbs.store.database import open_store
+    from breadcrumbs.store.ledger import skip as record
 
     try:
         with open_store(_workspace(workspace)) as con:
@@ -501,8 +501,8 @@ app.add_typer(profile_app, name="profile")
 @profile_app.command("check")
 def profile_check(workspace: WorkspaceOpt = None) -> None:
     """Check profile.toml: required keys, and whether your pitch is short and plain."""
-    from flows.pitch import check_pitch
-    from flows.profile import load_profile, require_sender
+    from breadcrumbs.pitch import check_pitch
+    from breadcrumbs.profile import load_profile, require_sender
 
     ws = _workspace(workspace)
     try:
@@ -541,9 +541,9 @@ def auth(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Connect your Gmail (and Google Sheets): saves <workspace>/token.json, mode 0600."""
-    from flows.google_api import build_gmail, check_account
-    from flows.google_auth import DEFAULT_AUTH_PORT, Needs, run_auth, scopes_for
-    from flows.profile import load_profile
+    from breadcrumbs.google.api import build_gmail, check_account
+    from breadcrumbs.google.auth import DEFAULT_AUTH_PORT, Needs, run_auth, scopes_for
+    from breadcrumbs.profile import load_profile
 
     if mode not in ("drafts", "send"):
         _fail(BreadcrumbsError(f"unknown mode {mode!r}: choose drafts or send"))
@@ -581,9 +581,9 @@ def touches(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Read recent Gmail to and from your contacts: replies count as touches, bounces stop mail."""
-    from flows import clock
-    from flows.follow_up import load_checked_profile
-    from flows.mailbox import run_mailbox_touches
+    from breadcrumbs import clock
+    from breadcrumbs.follow_up import load_checked_profile
+    from breadcrumbs.google.mailbox import run_mailbox_touches
 
     try:
         ws = _workspace(workspace)

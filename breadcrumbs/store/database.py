@@ -19,10 +19,10 @@ from typing import Any
 
 import duckdb
 
-from flows import clock
-from flows.errors import WorkspaceError
-from flows.settings import Workspace
-from flows.validate import Validated
+from breadcrumbs import clock
+from breadcrumbs.errors import WorkspaceError
+from breadcrumbs.settings import Workspace
+from breadcrumbs.validate import Validated
 
 MIGRATIONS: list[str] = [
     # 1: the sheet-owned tables, rejects, and what the store owns beside the ledger.
@@ -392,7 +392,7 @@ def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
 
 def find_contact(con: duckdb.DuckDBPyConnection, who: str) -> tuple[str, str] | None:
     """A contact by email, exact name, or unique partial name: (contact_id, name)."""
-    from flows.validate import fold_name
+    from breadcrumbs.validate import fold_name
 
     folded = fold_name(who)
     rows = con.execute(

@@ -19,8 +19,8 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
-from flows.dates import parse_date
-from flows.read_sources import Cell, Table
+from breadcrumbs.sources.dates import parse_date
+from breadcrumbs.sources.read import Cell, Table
 
 TRUE = {
     "yes",

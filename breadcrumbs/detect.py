@@ -14,8 +14,8 @@ from typing import Any
 
 import duckdb
 
-from flows.compose import Due
-from flows.profile import Etiquette
+from breadcrumbs.profile import Etiquette
+from breadcrumbs.records import Due
 
 _LIVE = "('planned', 'sending', 'unknown', 'deferred', 'sent', 'drafted', 'written')"
 

@@ -1,0 +1,63 @@
+"""The records that pass between stages: a due email, the email composed from it, and the
+outgoing message a mailer delivers.
+
+They live apart from the stages so that every stage may import them and no stage imports
+another sideways: detect makes `Due`, compose makes `Composed`, the ledger and the mailers
+take `OutgoingEmail`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+Mode = Literal["outbox", "drafts", "send"]
+DeliveredState = Literal["written", "drafted", "sent"]
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    key: str  # the ledger key, e.g. "thank-you:i:3f2a..." — also names outbox files
+    to_addr: str  # the bare recipient address, already validated
+    subject: str
+    message_id: str  # "<...@...>", deterministic per ledger row
+    raw: bytes  # the complete RFC 5322 message, CRLF line endings
+    planned_at: datetime  # when the ledger row was created (UTC), bounds mailbox searches
+
+
+@dataclass(frozen=True)
+class Delivery:
+    state: DeliveredState
+    provider_id: str | None = None  # Gmail message or draft id; outbox file name
+    stored_message_id: str | None = None  # the Message-ID the provider kept, if it says
+
+
+@dataclass(frozen=True)
+class Due:
+    """One email the rules say should go now, with everything its template may use."""
+
+    key: str
+    kind: str  # "thank-you" | "intro"
+    contact_id: str
+    email: str
+    name: str
+    first_name: str
+    company: str = ""
+    title: str = ""
+    for_date: date | None = None  # the conversation's date, for thank-yous
+    conversation_kind: str = ""
+    topic: str = ""
+    referrals: tuple[str, ...] = ()
+    referrer_name: str = ""
+    referrer_first_name: str = ""
+    referrer_company: str = ""
+    reason: str = ""  # why it is due, in words, for `breadcrumbs due`
+
+
+@dataclass
+class Composed:
+    due: Due
+    email: OutgoingEmail
+    text: str
+    html: str = field(repr=False)
