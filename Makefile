@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench soak clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Breadcrumbs needs Python 3.11 or newer: run make PY=python3.11")'
@@ -31,6 +31,12 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run
+
+# The long proofs of issue 8: Gmail send batches with random faults and SIGKILLs against the
+# fake Google for SOAK_SECONDS (duplicates and losses must be 0).
+SOAK_SECONDS ?= 600
+soak: $(STAMP)
+	PYTHONPATH=. $(BIN)/python -m tests.soak --seconds $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
