@@ -33,10 +33,13 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 # The long proofs of issue 8: Gmail send batches with random faults and SIGKILLs against the
-# fake Google for SOAK_SECONDS (duplicates and losses must be 0).
+# fake Google for SOAK_SECONDS (duplicates and losses must be 0), then the etiquette property
+# over SOAK_MONTHS generated months per variant (`make test` plays one).
 SOAK_SECONDS ?= 600
+SOAK_MONTHS ?= 10
 soak: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m tests.soak --seconds $(SOAK_SECONDS)
+	SOAK_MONTHS=$(SOAK_MONTHS) $(BIN)/pytest -q -p no:randomly tests/test_etiquette.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
