@@ -44,6 +44,7 @@ from breadcrumbs.store.ledger import (
     recompose,
     rows_in,
     set_state,
+    waiting_moments,
 )
 
 Progress = Callable[[int, int], None]
@@ -84,8 +85,12 @@ def detect_stage(workspace: Workspace, profile: Profile) -> Detection:
     today = clock.today()
     with open_store(workspace) as con:
         # What waits from earlier runs leaves first: the cap leaves room for it.
-        earlier = [r for r in rows_in(con, WAITING) if _late(r, today, profile.etiquette) is None]
-        taken = delivered_today(con) + len(earlier)
+        earlier = sum(
+            1
+            for key, kind, for_date in waiting_moments(con)
+            if withdraw_reason(key, kind, for_date, today, profile.etiquette) is None
+        )
+        taken = delivered_today(con) + earlier
         return detect(con, today, profile.etiquette, profile.me.email, taken)
 
 

@@ -22,7 +22,9 @@ from breadcrumbs.compose.message import friendly_when
 from breadcrumbs.follow_up import run_follow_up
 from breadcrumbs.moments import withdraw_reason
 from breadcrumbs.profile import Etiquette
+from breadcrumbs.records import Due
 from breadcrumbs.settings import Workspace
+from breadcrumbs.store.ledger import due_from_json, due_to_json
 from tests.fake_google import FakeGoogle
 from tests.follow_up_support import (
     ledger,
@@ -265,3 +267,68 @@ def test_an_email_gmail_refused_yesterday_is_composed_again_today(
     assert words in text_of(message)
     assert "yesterday" not in text_of(message)
     assert sent_on(message) == date(2026, 11, 25)
+
+
+# --- What the ledger keeps to compose a row again -----------------------------------------
+
+
+def test_a_due_kept_in_the_ledger_comes_back_the_same() -> None:
+    """Referrals stay a tuple, the conversation's date a date: the email composed again is
+    composed from the same facts."""
+    due = Due(
+        key="thank-you:i:1",
+        kind="thank-you",
+        contact_id="c:1",
+        email="ann@example.com",
+        name="Ann Lée",
+        first_name="Ann",
+        for_date=MONDAY,
+        conversation_kind="coffee",
+        referrals=("Bo Chan", "Cy Park"),
+    )
+    assert due_from_json(due_to_json(due)) == due
+
+
+def test_a_row_an_older_version_planned_is_composed_afresh_not_sent_as_it_was(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row deferred by a version that kept no Due cannot be composed again: it is dropped
+    (it never left) and the next run plans it afresh, in the words of that day."""
+    write_profile(workspace, thank_you_days=3)
+    write_sheet(workspace, CONTACTS, ANN_ON_MONDAY)
+    block_outbox(workspace)
+    play(workspace, monkeypatch, "2026-11-24")
+    sql(workspace, "UPDATE messages SET due = NULL")
+    unblock_outbox(workspace)
+
+    report = play(workspace, monkeypatch, "2026-11-25")
+    assert [o.state for o in report.outcomes] == ["skipped"]
+    assert outbox(workspace) == [] and ledger(workspace) == {}
+    again = play(workspace, monkeypatch, "2026-11-25")
+    assert [o.state for o in again.outcomes] == ["written"]
+    assert "on Monday, November 23." in text_of(read_message(outbox(workspace)[0]))
+
+
+def test_a_late_email_whose_template_broke_waits_with_the_reason(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Composed again at delivery, a template edited into an error since holds that email
+    back (still deferred, the reason given), and it goes once the template is fixed."""
+    write_profile(workspace, thank_you_days=3)
+    write_sheet(workspace, CONTACTS, ANN_ON_MONDAY)
+    block_outbox(workspace)
+    play(workspace, monkeypatch, "2026-11-24")
+    unblock_outbox(workspace)
+    broken = workspace.templates / "thank-you.md.j2"
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_text("Subject: Thanks {{ contact.nickname }}\n\nHi\n", encoding="utf-8")
+
+    report = play(workspace, monkeypatch, "2026-11-25")
+    [outcome] = report.outcomes
+    assert outcome.state == "skipped" and "nickname" in outcome.reason
+    assert set(ledger(workspace).values()) == {"deferred"} and outbox(workspace) == []
+
+    broken.unlink()
+    report = play(workspace, monkeypatch, "2026-11-26")
+    assert [o.state for o in report.outcomes] == ["written"]
+    assert "on Monday, November 23." in text_of(read_message(outbox(workspace)[0]))

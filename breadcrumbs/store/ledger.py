@@ -57,7 +57,14 @@ _DATE_FIELDS = {
 
 def due_to_json(due: Due) -> str:
     """The facts an email was composed from, kept so it can be composed again later."""
-    return json.dumps({name: getattr(due, name) for name in _DUE_FIELDS}, default=str)
+    return json.dumps({name: getattr(due, name) for name in _DUE_FIELDS}, default=_json_value)
+
+
+def _json_value(value: object) -> str:
+    # Dates only: a value JSON cannot carry must fail here, not come back as a string later.
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"a Due field of type {type(value).__name__} cannot be kept in the ledger")
 
 
 def due_from_json(text: str) -> Due:
@@ -206,6 +213,15 @@ def rows_in(
         Row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bytes(r[8]), r[9], r[10], r[11], r[12])
         for r in rows
     ]
+
+
+def waiting_moments(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, date | None]]:
+    """(key, kind, for_date) of every row waiting to be delivered, in any mode."""
+    rows = con.execute(
+        "SELECT key, kind, for_date FROM messages WHERE state IN (SELECT unnest($1::VARCHAR[]))",
+        [list(WAITING)],
+    ).fetchall()
+    return [(str(r[0]), str(r[1]), r[2]) for r in rows]
 
 
 def recompose(con: duckdb.DuckDBPyConnection, composed: Composed) -> None:
