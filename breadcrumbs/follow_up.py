@@ -166,9 +166,10 @@ def _compose_again(
     today, now = clock.today(), clock.now()
     ready, skipped = [], []
     for row in queue:
-        if row.planned_on >= today or row.due is None:
+        if row.planned_on >= today:
             ready.append(row)
             continue
+        assert row.due is not None  # _in_moment has forgotten the rows that keep none
         try:
             composed = composer.compose(due_from_json(row.due), now)
         except (TemplateError, UnsafeHeaderError) as exc:
