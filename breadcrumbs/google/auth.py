@@ -6,7 +6,8 @@ Files in the workspace:
 - `credentials.json`: the OAuth client ("Desktop app") the user downloads from Google Cloud.
 - `token.json`: the user's refresh and access tokens, mode 0600, replaced atomically.
 
-Where a refresh goes: env `BREADCRUMBS_GOOGLE_TOKEN_URI` if set, else Google's endpoint.
+Where a refresh goes: env `BREADCRUMBS_GOOGLE_TOKEN_URI` if set (https://, or http:// to
+this machine only), else Google's endpoint.
 Never the `token_uri` written in token.json or credentials.json: a tampered file would
 otherwise hand the refresh token and client secret to whoever it names. google-auth's
 `Credentials.from_authorized_user_info` already ignores the file's value; we keep that and
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from breadcrumbs.errors import AuthError
+from breadcrumbs.settings import trusted_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,8 @@ def scopes_for(needs: Needs) -> list[str]:
 
 def token_uri() -> str:
     """The token endpoint: the explicit setting, or Google's. Never a file's."""
-    return os.environ.get(TOKEN_URI_ENV, "").strip() or GOOGLE_TOKEN_URI
+    value = os.environ.get(TOKEN_URI_ENV, "").strip()
+    return trusted_endpoint(value, TOKEN_URI_ENV) if value else GOOGLE_TOKEN_URI
 
 
 # ----- client secrets and the installed-app flow ------------------------------------------
