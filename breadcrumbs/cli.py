@@ -83,6 +83,11 @@ def init(
         typer.echo(f"created {path}")
     if not created:
         typer.echo(f"{ws.root} is already a workspace; nothing changed")
+    elif ws.profile_path in created:
+        from breadcrumbs.profile import load_profile
+
+        zone = load_profile(ws.profile_path).me.timezone or "this machine's, whatever it is"
+        typer.echo(f"time zone: {zone} ([me] timezone decides which day is today)")
     typer.echo(f"next: fill in {ws.profile_path}, then `breadcrumbs sync SOURCE`")
 
 
