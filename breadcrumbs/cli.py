@@ -483,6 +483,27 @@ def opt_out(
 
 
 @app.command()
+def unbounce(
+    email: Annotated[str, typer.Argument(help="The address a bounce made unmailable")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Email this address again: a bounce you know is wrong, or an address fixed since."""
+    from breadcrumbs.google.mailbox import unbounce as take_back
+    from breadcrumbs.store.database import open_store
+
+    try:
+        with open_store(_workspace(workspace)) as con:
+            was_marked = take_back(con, email)
+    except BreadcrumbsError as exc:
+        _fail(exc)
+        return
+    if was_marked:
+        typer.echo(f"{email}: may be emailed again; only a newer bounce stops it")
+    else:
+        typer.echo(f"{email}: had no bounce; a bounce already in the mailbox will not count")
+
+
+@app.command()
 def skip(
     key: Annotated[str, typer.Argument(help="A key from `breadcrumbs due`")],
     workspace: WorkspaceOpt = None,

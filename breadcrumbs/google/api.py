@@ -253,6 +253,21 @@ def message_headers(
     return out
 
 
+def message_raw(
+    gmail: Any, message_id: str, *, pacer: Pacer | None = None, num_retries: int = READ_RETRIES
+) -> bytes:
+    """The whole RFC 5322 message (format=raw): for the rare mail whose body decides."""
+    import base64
+
+    if pacer is not None:
+        pacer.take(UNITS_READ)
+    msg = execute_read(
+        gmail.users().messages().get(userId="me", id=message_id, format="raw"),
+        num_retries=num_retries,
+    )
+    return base64.urlsafe_b64decode(str(msg.get("raw", "")) + "==")
+
+
 def headers_of(message: dict[str, Any], names: list[str]) -> dict[str, str]:
     wanted = {n.lower(): n for n in names}
     out: dict[str, str] = {}
