@@ -37,8 +37,9 @@ class Touch:
     provider_id: str
     email: str
     direction: str  # "in": they wrote; "out": you wrote
-    touched_on: date
+    touched_on: date  # the day in the user's zone
     subject: str
+    touched_local: datetime | None = None  # the moment, on the user's clock (naive)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,10 @@ def classify(
 
     `text` is the snippet, or for a mail server's report its readable text (bounce_text).
     """
-    when = _date_of(headers)
+    # The user's clock, not UTC's: mail sent at 8 pm in New York the evening before a
+    # meeting is dated the day before it, never the day of it (issue #8).
+    moment = _moment_of(headers).astimezone(clock.zone()).replace(tzinfo=None)
+    when = moment.date()
     sender = parseaddr(headers.get("From", ""))[1].lower()
     subject = headers.get("Subject", "")[:200]
     if _DAEMON.match(sender):
@@ -83,24 +87,26 @@ def classify(
     }
     if sender == me.lower():
         return [
-            Touch(f"{provider_id}:{a}", a, "out", when, subject)
+            Touch(f"{provider_id}:{a}", a, "out", when, subject, moment)
             for a in sorted(recipients & contacts)
         ], []
     if sender in contacts:
-        return [Touch(f"{provider_id}:{sender}", sender, "in", when, subject)], []
+        return [Touch(f"{provider_id}:{sender}", sender, "in", when, subject, moment)], []
     return [], []
 
 
-def _date_of(headers: dict[str, str]) -> date:
+def _moment_of(headers: dict[str, str]) -> datetime:
+    """When the message was sent or received (aware): Gmail's internal date, else Date."""
     internal = headers.get("internalDate", "")
     if internal.isdigit():
-        return datetime.fromtimestamp(int(internal) / 1000, UTC).date()
+        return datetime.fromtimestamp(int(internal) / 1000, UTC)
     from email.utils import parsedate_to_datetime
 
     try:
-        return parsedate_to_datetime(headers.get("Date", "")).date()
+        moment = parsedate_to_datetime(headers.get("Date", ""))
     except (TypeError, ValueError):
-        return datetime.now(UTC).date()
+        return datetime.now(UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def read_mailbox(
@@ -178,12 +184,19 @@ def record(
                 ("direction", "VARCHAR"),
                 ("touched_on", "DATE"),
                 ("subject", "VARCHAR"),
+                ("touched_local", "TIMESTAMP"),
             ],
-            [(t.provider_id, t.email, t.direction, t.touched_on, t.subject) for t in touches],
+            [
+                (t.provider_id, t.email, t.direction, t.touched_on, t.subject, t.touched_local)
+                for t in touches
+            ],
         )
+        # A touch read before moments were kept gets its moment now (and its day in the
+        # user's zone); one already complete is kept as it was.
         con.execute(
-            "INSERT INTO mailbox_touches SELECT DISTINCT ON (provider_id) * "
-            "FROM new_touches ON CONFLICT DO NOTHING"
+            "INSERT INTO mailbox_touches SELECT DISTINCT ON (provider_id) * FROM new_touches "
+            "ON CONFLICT (provider_id) DO UPDATE SET touched_local = excluded.touched_local, "
+            "touched_on = excluded.touched_on WHERE mailbox_touches.touched_local IS NULL"
         )
         for b in bounces:
             # A bounce the user took back (`breadcrumbs unbounce`) is still in the mailbox:

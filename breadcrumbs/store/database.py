@@ -78,6 +78,12 @@ MIGRATIONS: list[str] = [
     CREATE VIEW last_touch AS
         SELECT contact_id, max(touched_on) AS last_touch FROM touches GROUP BY contact_id;
     """,
+    # 4: moments, not only days: when a conversation started (the sheet's optional time) and
+    # when mail was sent, in the user's zone, so mail before a meeting never thanks it.
+    """
+    ALTER TABLE interactions ADD COLUMN time TIME;
+    ALTER TABLE mailbox_touches ADD COLUMN touched_local TIMESTAMP;
+    """,
 ]
 
 LOCK_WAIT_SECONDS = 120.0
@@ -222,6 +228,7 @@ INTERACTION_COLUMNS = [
     ("notes", "VARCHAR"),
     ("source_file", "VARCHAR"),
     ("source_row", "INTEGER"),
+    ("time", "TIME"),
 ]
 REFERRAL_COLUMNS = [
     ("referrer_id", "VARCHAR"),
@@ -299,6 +306,7 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
                     i.notes,
                     i.source_file,
                     i.source_row,
+                    i.time,
                 )
                 for i in data.interactions
             ],
