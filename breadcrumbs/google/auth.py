@@ -73,9 +73,11 @@ def scopes_for(needs: Needs) -> list[str]:
     - send: gmail.send to send, plus gmail.readonly, because sending exactly once needs the
       mailbox: reading back the stored Message-ID (messages.get) and reconciling an
       uncertain send (messages.list with `q`, which the narrower gmail.metadata refuses).
-    - drafts: gmail.compose alone creates drafts, reads them back (drafts.get) and finds an
-      uncertain one (drafts.list with `q`); gmail.compose also covers sending, so gmail.send
-      is never asked for beside it.
+    - drafts: gmail.compose creates drafts, reads them back (drafts.get) and finds an
+      uncertain one among the drafts (drafts.list with `q`), plus gmail.readonly, because a
+      draft whose answer was lost may have been sent by the user since: only a mailbox
+      search (messages.list with `q`) finds it, and gmail.compose cannot search.
+      gmail.compose also covers sending, so gmail.send is never asked for beside it.
     - mailbox touches: gmail.readonly.
     - sheets: spreadsheets.readonly, or spreadsheets when the status write-back is on.
     """
@@ -83,7 +85,7 @@ def scopes_for(needs: Needs) -> list[str]:
     if needs.mode == "send":
         scopes += [GMAIL_SEND, GMAIL_READONLY]
     elif needs.mode == "drafts":
-        scopes.append(GMAIL_COMPOSE)
+        scopes += [GMAIL_COMPOSE, GMAIL_READONLY]
     if needs.mailbox_touches and GMAIL_READONLY not in scopes:
         scopes.append(GMAIL_READONLY)
     if needs.sheets_write_back:
