@@ -1,0 +1,284 @@
+"""Who is who: a person keeps one identity when the sheet changes their address or fixes the
+spelling of their name (issue #8: keyed by its email alone, a contact whose address changed
+was thanked twice for one conversation).
+
+The sheet names people by their cells; the ledger, referrals, opt-outs and touches name them
+by a person id that must not move when a cell is edited. A person's id is the id they were
+first seen with (`e:<email>` or `n:<folded name>`, as validate makes it), kept for good in
+`people` with every address they have had in `addresses`; so the ids and ledger keys of a
+workspace made before this module are already person ids. Each sync matches its contacts to
+known people, in the load's transaction:
+
+1. by email: a row whose address is a known person's current address is that person;
+2. else by name (case, accents and spacing folded), among the people who were in the last
+   sync and whom no row matched by email (their address has left the sheet);
+3. no candidate: a new person (a row whose email and name both changed is a new person);
+4. more than one candidate, or one candidate claimed by more than one row: the row is
+   refused with a reject naming them, never guessed; its candidates stay candidates until
+   the user says which (by syncing once with the old address back in the row).
+
+A bounce belongs to an address (`unmailable` is keyed by address), so a new address is
+mailable again; an opt-out belongs to the person, so an address new to a person who opted
+out is opted out too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import duckdb
+
+from breadcrumbs import clock
+from breadcrumbs.validate import Contact, Reject, Validated, interaction_id_of
+
+# Migration 4 (store/database.py). A workspace made before it already keys its ledger by the
+# ids its contacts had, so those ids become its people as they are; no ledger key changes.
+MIGRATION = r"""
+CREATE MACRO person_name_key(name) AS
+    strip_accents(lower(nfc_normalize(trim(regexp_replace(name, '\s+', ' ', 'g')))));
+CREATE TABLE people (
+    person_id VARCHAR PRIMARY KEY, email VARCHAR, name VARCHAR, name_key VARCHAR,
+    in_sheet BOOLEAN);
+CREATE TABLE addresses (email VARCHAR PRIMARY KEY, person_id VARCHAR);
+INSERT INTO people
+    SELECT contact_id, lower(email), name, person_name_key(name), true FROM contacts;
+-- People the ledger knows who had already left the sheet.
+INSERT INTO people
+    SELECT contact_id, arg_max(lower(email), planned_at), NULL, NULL, false
+    FROM messages WHERE contact_id NOT IN (SELECT person_id FROM people)
+    GROUP BY contact_id;
+INSERT INTO addresses
+    SELECT email, arg_max(person_id, in_sheet) FROM people WHERE email IS NOT NULL
+    GROUP BY email;
+-- Mail to or from any address a person has had is a touch of that person.
+CREATE OR REPLACE VIEW touches AS
+    SELECT contact_id, date AS touched_on, 'conversation' AS via FROM interactions
+    UNION ALL
+    SELECT contact_id, coalesce(delivered_on, planned_on), 'email ' || state
+    FROM messages WHERE state IN ('sent', 'drafted', 'written')
+    UNION ALL
+    SELECT a.contact_id, t.touched_on, 'mailbox ' || t.direction
+    FROM mailbox_touches t JOIN (
+        SELECT person_id AS contact_id, email FROM addresses
+        UNION SELECT contact_id, lower(email) FROM contacts WHERE email IS NOT NULL) a
+    ON a.email = t.email;
+"""
+
+_MATCH_SQL = """
+WITH incoming AS (
+    SELECT unnest($ids::VARCHAR[]) AS natural_id,
+           lower(unnest($emails::VARCHAR[])) AS email,
+           person_name_key(unnest($names::VARCHAR[])) AS name_key),
+by_email AS (
+    SELECT i.natural_id, arg_max(p.person_id, p.in_sheet) AS person_id
+    FROM incoming i JOIN people p ON p.email = i.email
+    GROUP BY i.natural_id),
+by_name AS (
+    SELECT i.natural_id, p.person_id
+    FROM incoming i JOIN people p ON p.name_key = i.name_key
+    WHERE p.in_sheet AND i.name_key <> ''
+      AND i.natural_id NOT IN (SELECT natural_id FROM by_email)
+      AND p.person_id NOT IN (SELECT person_id FROM by_email))
+SELECT natural_id, [person_id] FROM by_email
+UNION ALL
+SELECT natural_id, list(person_id ORDER BY person_id) FROM by_name GROUP BY natural_id
+"""
+
+
+@dataclass(frozen=True)
+class Identities:
+    """What the sync decided: a person id per loaded contact, and who is still undecided."""
+
+    person_of: dict[str, str]  # validate's id -> person id, for every contact kept
+    pending: list[str]  # people an ambiguous row may be: candidates still, next sync
+
+
+def resolve_identities(con: duckdb.DuckDBPyConnection, data: Validated) -> Identities:
+    """Give this sync's contacts their person ids, in place, and refuse the ambiguous rows.
+
+    Rewrites `data` (contacts, conversations and referrals carry person ids afterwards) and
+    adds a reject for each contact that could be more than one person, and for each of that
+    contact's conversations, which are not loaded either.
+    """
+    contacts = data.contacts
+    rows = con.execute(
+        _MATCH_SQL,
+        {
+            "ids": [c.contact_id for c in contacts],
+            "emails": [c.email for c in contacts],
+            "names": [c.name for c in contacts],
+        },
+    ).fetchall()
+    candidates: dict[str, list[str]] = {str(r[0]): [str(p) for p in r[1]] for r in rows}
+    claims = Counter(found[0] for found in candidates.values() if len(found) == 1)
+    person_of: dict[str, str] = {}
+    refused: dict[str, list[str]] = {}
+    for contact in contacts:
+        found = candidates.get(contact.contact_id, [])
+        if len(found) == 1 and claims[found[0]] == 1:
+            person_of[contact.contact_id] = found[0]
+        elif found:
+            refused[contact.contact_id] = found
+    new = [c.contact_id for c in contacts if not candidates.get(c.contact_id)]
+    person_of.update(_new_person_ids(con, new))
+    if refused:
+        _refuse(con, data, refused)
+    _rewrite(data, person_of)
+    pending = sorted({p for found in refused.values() for p in found})
+    return Identities(person_of, pending)
+
+
+def record_identities(con: duckdb.DuckDBPyConnection, identities: Identities) -> None:
+    """Remember who is in the sheet now and at which address, once `contacts` is loaded."""
+    # An opt-out belongs to the person: an address new to someone who opted out is opted out.
+    con.execute(
+        """
+        INSERT INTO opt_outs
+        SELECT DISTINCT lower(c.email), $today, 'an earlier address of theirs opted out'
+        FROM contacts c
+        WHERE c.email IS NOT NULL
+          AND lower(c.email) NOT IN (SELECT email FROM addresses WHERE person_id = c.contact_id)
+          AND EXISTS (SELECT 1 FROM addresses a JOIN opt_outs o USING (email)
+                      WHERE a.person_id = c.contact_id)
+        ON CONFLICT DO NOTHING
+        """,
+        {"today": clock.today()},
+    )
+    con.execute(
+        """
+        INSERT INTO people
+        SELECT contact_id, lower(email), name, person_name_key(name), true FROM contacts
+        ON CONFLICT (person_id) DO UPDATE SET email = excluded.email, name = excluded.name,
+            name_key = excluded.name_key, in_sheet = true
+        """
+    )
+    con.execute(
+        "UPDATE people SET in_sheet = false WHERE in_sheet "
+        "AND person_id NOT IN (SELECT contact_id FROM contacts) "
+        "AND person_id NOT IN (SELECT unnest($pending::VARCHAR[]))",
+        {"pending": identities.pending},
+    )
+    con.execute(
+        """
+        INSERT INTO addresses SELECT lower(email), contact_id FROM contacts
+        WHERE email IS NOT NULL
+        ON CONFLICT (email) DO UPDATE SET person_id = excluded.person_id
+        """
+    )
+
+
+def _new_person_ids(con: duckdb.DuckDBPyConnection, natural: list[str]) -> dict[str, str]:
+    """A new person keeps validate's id, unless someone who has moved on was first seen
+    with it (their old address, now another person's): then it takes a numbered suffix."""
+    taken = {
+        str(r[0])
+        for r in con.execute(
+            "SELECT person_id FROM people WHERE person_id IN (SELECT unnest($1::VARCHAR[]))",
+            [natural],
+        ).fetchall()
+    }
+    ids = {n: n for n in natural}
+    for n in sorted(taken):
+        used = {
+            str(r[0])
+            for r in con.execute(
+                "SELECT person_id FROM people WHERE starts_with(person_id, $1)", [n + "#"]
+            ).fetchall()
+        }
+        suffix = 2
+        while f"{n}#{suffix}" in used or f"{n}#{suffix}" in ids:
+            suffix += 1
+        ids[n] = f"{n}#{suffix}"
+    return ids
+
+
+def _refuse(con: duckdb.DuckDBPyConnection, data: Validated, refused: dict[str, list[str]]) -> None:
+    """Drop the contacts that could be more than one person, with their conversations."""
+    people = {
+        str(r[0]): _label(r[1], r[2])
+        for r in con.execute(
+            "SELECT person_id, name, email FROM people "
+            "WHERE person_id IN (SELECT unnest($1::VARCHAR[]))",
+            [sorted({p for found in refused.values() for p in found})],
+        ).fetchall()
+    }
+    gone = {c.contact_id: c for c in data.contacts if c.contact_id in refused}
+    for contact in gone.values():
+        found = refused[contact.contact_id]
+        if len(found) > 1:
+            why = (
+                f"ambiguous person: could be {_or(people[p] for p in found)}, whose addresses "
+                "left the sheet since the last sync; to say which, sync once with that "
+                "person's old address in this row"
+            )
+        else:
+            others = [
+                _row(c)
+                for c in gone.values()
+                if c is not contact and refused[c.contact_id] == found
+            ]
+            why = (
+                f"ambiguous person: this row and {_or(others)} could each be "
+                f"{people[found[0]]}, whose address left the sheet since the last sync; to say "
+                "which, sync once with the old address in that person's row"
+            )
+        data.rejects.append(
+            Reject(contact.source_file, contact.source_row, "name", contact.name, why, "row")
+        )
+    data.contacts = [c for c in data.contacts if c.contact_id not in gone]
+    for interaction in data.interactions:
+        whose = gone.get(interaction.contact_id)
+        if whose is not None:
+            data.rejects.append(
+                Reject(
+                    interaction.source_file,
+                    interaction.source_row,
+                    "contact",
+                    whose.name,
+                    f"ambiguous person: its contact was refused ({whose.source_file} row "
+                    f"{whose.source_row}): resolve that row first",
+                    "row",
+                )
+            )
+    data.interactions = [i for i in data.interactions if i.contact_id not in gone]
+    data.referrals = [
+        r for r in data.referrals if r.referrer_id not in gone and r.referred_id not in gone
+    ]
+
+
+def _rewrite(data: Validated, person_of: dict[str, str]) -> None:
+    """Put person ids where validate's ids were; a conversation's id follows its person."""
+    moved = {old: new for old, new in person_of.items() if old != new}
+    if not moved:
+        return
+    for contact in data.contacts:
+        contact.contact_id = moved.get(contact.contact_id, contact.contact_id)
+    renamed: dict[str, str] = {}
+    for interaction in data.interactions:
+        person = moved.get(interaction.contact_id)
+        if person is None:
+            continue
+        old = interaction.interaction_id
+        interaction.contact_id = person
+        interaction.interaction_id = interaction_id_of(person, interaction.date, interaction.kind)
+        renamed[old] = interaction.interaction_id
+    for referral in data.referrals:
+        referral.referrer_id = moved.get(referral.referrer_id, referral.referrer_id)
+        referral.referred_id = moved.get(referral.referred_id, referral.referred_id)
+        if referral.interaction_id is not None:
+            referral.interaction_id = renamed.get(referral.interaction_id, referral.interaction_id)
+
+
+def _label(name: object, email: object) -> str:
+    return f"{name or 'someone'} <{email}>" if email else f"{name or 'someone'} (no email)"
+
+
+def _row(contact: Contact) -> str:
+    return f"row {contact.source_row} ({_label(contact.name, contact.email)})"
+
+
+def _or(items: Iterable[str]) -> str:
+    names = list(items)
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
