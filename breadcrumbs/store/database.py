@@ -262,7 +262,7 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
         row = con.execute("SELECT coalesce(max(sync_id), 0) + 1 FROM syncs").fetchone()
         sync_id = int(row[0]) if row else 1
         # Contacts, conversations and referrals carry person ids from here on.
-        identities = identity.resolve_identities(con, data)
+        pending = identity.resolve_identities(con, data)
         for table in ("contacts", "interactions", "referrals", "prospects", "rejects"):
             con.execute(f"DELETE FROM {table}")
         insert_columns(
@@ -350,7 +350,7 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
             "WHERE opt_out AND email IS NOT NULL ON CONFLICT DO NOTHING",
             [clock.today()],
         )
-        identity.record_identities(con, identities)
+        identity.record_identities(con, pending)
         counts = SyncCounts(
             sync_id,
             len(data.contacts),

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import duckdb
 
@@ -66,41 +65,41 @@ CREATE OR REPLACE VIEW touches AS
     ON a.email = t.email;
 """
 
+# Only what differs from validate's ids comes back: most contacts are found at the address
+# they were first seen with, and their id is already their person id.
 _MATCH_SQL = """
-WITH incoming AS (
+WITH incoming AS MATERIALIZED (
     SELECT unnest($ids::VARCHAR[]) AS natural_id,
            lower(unnest($emails::VARCHAR[])) AS email,
            person_name_key(unnest($names::VARCHAR[])) AS name_key),
-by_email AS (
+by_email AS MATERIALIZED (
     SELECT i.natural_id, arg_max(p.person_id, p.in_sheet) AS person_id
     FROM incoming i JOIN people p ON p.email = i.email
     GROUP BY i.natural_id),
-by_name AS (
+by_name AS MATERIALIZED (
     SELECT i.natural_id, p.person_id
     FROM incoming i JOIN people p ON p.name_key = i.name_key
     WHERE p.in_sheet AND i.name_key <> ''
       AND i.natural_id NOT IN (SELECT natural_id FROM by_email)
       AND p.person_id NOT IN (SELECT person_id FROM by_email))
-SELECT natural_id, [person_id] FROM by_email
+SELECT natural_id, 'found', [person_id] FROM by_email WHERE person_id <> natural_id
 UNION ALL
-SELECT natural_id, list(person_id ORDER BY person_id) FROM by_name GROUP BY natural_id
+SELECT natural_id, 'found', list(person_id ORDER BY person_id) FROM by_name GROUP BY natural_id
+UNION ALL
+-- New people whose id someone who moved on was first seen with.
+SELECT i.natural_id, 'taken', [] FROM incoming i JOIN people p ON p.person_id = i.natural_id
+WHERE i.natural_id NOT IN (SELECT natural_id FROM by_email)
+  AND i.natural_id NOT IN (SELECT natural_id FROM by_name)
 """
 
 
-@dataclass(frozen=True)
-class Identities:
-    """What the sync decided: a person id per loaded contact, and who is still undecided."""
-
-    person_of: dict[str, str]  # validate's id -> person id, for every contact kept
-    pending: list[str]  # people an ambiguous row may be: candidates still, next sync
-
-
-def resolve_identities(con: duckdb.DuckDBPyConnection, data: Validated) -> Identities:
+def resolve_identities(con: duckdb.DuckDBPyConnection, data: Validated) -> list[str]:
     """Give this sync's contacts their person ids, in place, and refuse the ambiguous rows.
 
     Rewrites `data` (contacts, conversations and referrals carry person ids afterwards) and
     adds a reject for each contact that could be more than one person, and for each of that
-    contact's conversations, which are not loaded either.
+    contact's conversations, which are not loaded either. Returns the people those rows may
+    be, who stay candidates for the next sync (see `record_identities`).
     """
     contacts = data.contacts
     rows = con.execute(
@@ -111,26 +110,23 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, data: Validated) -> Ident
             "names": [c.name for c in contacts],
         },
     ).fetchall()
-    candidates: dict[str, list[str]] = {str(r[0]): [str(p) for p in r[1]] for r in rows}
-    claims = Counter(found[0] for found in candidates.values() if len(found) == 1)
-    person_of: dict[str, str] = {}
+    found = {str(r[0]): [str(p) for p in r[2]] for r in rows if r[1] == "found"}
+    claims = Counter(people[0] for people in found.values() if len(people) == 1)
+    moved: dict[str, str] = {}
     refused: dict[str, list[str]] = {}
-    for contact in contacts:
-        found = candidates.get(contact.contact_id, [])
-        if len(found) == 1 and claims[found[0]] == 1:
-            person_of[contact.contact_id] = found[0]
-        elif found:
-            refused[contact.contact_id] = found
-    new = [c.contact_id for c in contacts if not candidates.get(c.contact_id)]
-    person_of.update(_new_person_ids(con, new))
+    for natural_id, people in found.items():
+        if len(people) == 1 and claims[people[0]] == 1:
+            moved[natural_id] = people[0]
+        else:
+            refused[natural_id] = people
+    moved.update(_new_person_ids(con, [str(r[0]) for r in rows if r[1] == "taken"]))
     if refused:
         _refuse(con, data, refused)
-    _rewrite(data, person_of)
-    pending = sorted({p for found in refused.values() for p in found})
-    return Identities(person_of, pending)
+    _rewrite(data, moved)
+    return sorted({p for people in refused.values() for p in people})
 
 
-def record_identities(con: duckdb.DuckDBPyConnection, identities: Identities) -> None:
+def record_identities(con: duckdb.DuckDBPyConnection, pending: list[str]) -> None:
     """Remember who is in the sheet now and at which address, once `contacts` is loaded."""
     # An opt-out belongs to the person: an address new to someone who opted out is opted out.
     con.execute(
@@ -158,7 +154,7 @@ def record_identities(con: duckdb.DuckDBPyConnection, identities: Identities) ->
         "UPDATE people SET in_sheet = false WHERE in_sheet "
         "AND person_id NOT IN (SELECT contact_id FROM contacts) "
         "AND person_id NOT IN (SELECT unnest($pending::VARCHAR[]))",
-        {"pending": identities.pending},
+        {"pending": pending},
     )
     con.execute(
         """
@@ -169,28 +165,24 @@ def record_identities(con: duckdb.DuckDBPyConnection, identities: Identities) ->
     )
 
 
-def _new_person_ids(con: duckdb.DuckDBPyConnection, natural: list[str]) -> dict[str, str]:
+def _new_person_ids(con: duckdb.DuckDBPyConnection, taken: list[str]) -> dict[str, str]:
     """A new person keeps validate's id, unless someone who has moved on was first seen
     with it (their old address, now another person's): then it takes a numbered suffix."""
-    taken = {
+    if not taken:
+        return {}
+    used = {
         str(r[0])
         for r in con.execute(
-            "SELECT person_id FROM people WHERE person_id IN (SELECT unnest($1::VARCHAR[]))",
-            [natural],
+            "SELECT person_id FROM people WHERE contains(person_id, '#')"
         ).fetchall()
     }
-    ids = {n: n for n in natural}
-    for n in sorted(taken):
-        used = {
-            str(r[0])
-            for r in con.execute(
-                "SELECT person_id FROM people WHERE starts_with(person_id, $1)", [n + "#"]
-            ).fetchall()
-        }
+    ids = {}
+    for natural_id in taken:
         suffix = 2
-        while f"{n}#{suffix}" in used or f"{n}#{suffix}" in ids:
+        while f"{natural_id}#{suffix}" in used:
             suffix += 1
-        ids[n] = f"{n}#{suffix}"
+        ids[natural_id] = f"{natural_id}#{suffix}"
+        used.add(ids[natural_id])
     return ids
 
 
@@ -248,9 +240,8 @@ def _refuse(con: duckdb.DuckDBPyConnection, data: Validated, refused: dict[str, 
     ]
 
 
-def _rewrite(data: Validated, person_of: dict[str, str]) -> None:
+def _rewrite(data: Validated, moved: dict[str, str]) -> None:
     """Put person ids where validate's ids were; a conversation's id follows its person."""
-    moved = {old: new for old, new in person_of.items() if old != new}
     if not moved:
         return
     for contact in data.contacts:
