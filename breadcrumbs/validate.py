@@ -3,7 +3,9 @@
 Python touches each row here because each needs judgement (an address check, a date, a
 merge). Every refusal is kept as a Reject naming file, row, column, value and reason; the
 good rows always load. Identifiers are stable across syncs: a contact is its normalised
-email, else its normalised name; a conversation is its contact, date and kind.
+email, else its normalised name; a conversation is its contact, date and kind. The store
+then gives each contact the id of the person it is (store/identity.py), which an edited
+address or a fixed name does not change.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from breadcrumbs.google.mailbox import Bounce, record
+from breadcrumbs.google.mailbox import Bounce, Touch, record
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store.database import open_store, trail
 from breadcrumbs.store.ledger import opt_out
@@ -209,3 +209,40 @@ def test_a_resync_of_the_same_sheet_keeps_who_is_who(search: Workspace) -> None:
     run_sync(search, source)
     after = sql(search, "SELECT * FROM people ORDER BY 1"), sql(search, "SELECT * FROM addresses")
     assert after == before
+
+
+def test_an_old_address_that_comes_back_as_someone_else_is_a_new_person(
+    search: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ann moved on; her old address now belongs to Andy, a new person with an id of his
+    own: his call is thanked, and Ann keeps her ledger."""
+    sheet(search, ["ann@example.com,Ann Lee,Acme,"], [COFFEE])
+    play(search, monkeypatch, "2026-11-25")
+    sheet(search, ["ann@newjob.example,Ann Lee,Newjob,"], [COFFEE])
+    play(search, monkeypatch, "2026-11-26")
+    andy_call = "2026-11-30,Andy Roe,call,,,"
+    sheet(
+        search,
+        ["ann@newjob.example,Ann Lee,Newjob,", "ann@example.com,Andy Roe,Acme,"],
+        [COFFEE, andy_call],
+    )
+    report = play(search, monkeypatch, "2026-12-01")
+    assert states(report) == {"ann@example.com": "written"}
+    assert person_ids(search) == {
+        "ann@newjob.example": "e:ann@example.com",
+        "ann@example.com": "e:ann@example.com#2",
+    }
+
+
+def test_mail_exchanged_at_an_old_address_is_still_a_touch_of_the_person(
+    search: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ann wrote from her old address last week: after her address changes she is not on
+    the call list as never contacted."""
+    sheet(search, ["ann@example.com,Ann Lee,Acme,"], [])
+    play(search, monkeypatch, "2026-11-25")
+    with open_store(search) as con:
+        record(con, [Touch("m1", "ann@example.com", "in", date(2026, 11, 20), "Hello")], [])
+    sheet(search, ["ann@newjob.example,Ann Lee,Newjob,"], [])
+    report = play(search, monkeypatch, "2026-11-26")
+    assert [(c.email, c.last_touch) for c in report.cold] == []
