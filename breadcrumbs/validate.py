@@ -76,6 +76,7 @@ class Contact:
     source_file: str
     source_row: int
     referred_by: str = ""  # the raw cell, resolved once every contact is known
+    from_reference: bool = False  # created because a referral or conversation named them
 
 
 @dataclass(slots=True)
@@ -463,6 +464,7 @@ def _referred_contact(
         unmailable_reason=None if email else "no email address yet",
         source_file=source.source_file,
         source_row=source.source_row,
+        from_reference=True,
     )
     people.add(contact)
     out.created += 1

@@ -246,3 +246,27 @@ def test_mail_exchanged_at_an_old_address_is_still_a_touch_of_the_person(
     sheet(search, ["ann@newjob.example,Ann Lee,Newjob,"], [])
     report = play(search, monkeypatch, "2026-11-26")
     assert [(c.email, c.last_touch) for c in report.cold] == []
+
+
+def test_a_referral_that_still_names_an_old_address_is_the_person_who_moved(
+    search: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bob's row says he was referred by ann@example.com; Ann's own row moves to a new
+    address and Bob's cell is left as it was: the old address is still Ann, not someone
+    new who takes her identity, so her coffee is not thanked again and Bob's trail holds."""
+    bob = "bob@example.com,Bob Stone,Beta,ann@example.com"
+    sheet(search, ["ann@example.com,Ann Lee,Acme,", bob], [COFFEE])
+    assert sorted(states(play(search, monkeypatch, "2026-11-25"))) == [
+        "ann@example.com",
+        "bob@example.com",
+    ]
+    sheet(search, ["ann@newjob.example,Ann Lee,Newjob,", bob], [COFFEE])
+    report = play(search, monkeypatch, "2026-11-26")
+    assert report.outcomes == []
+    assert person_ids(search) == {
+        "ann@newjob.example": "e:ann@example.com",
+        "bob@example.com": "e:bob@example.com",
+    }
+    with open_store(search) as con:
+        names = [name for _, name, _ in trail(con, "e:bob@example.com")]
+    assert names == ["Bob Stone", "Ann Lee"]

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 import duckdb
 
 from breadcrumbs import clock
-from breadcrumbs.validate import Contact, Reject, Validated, interaction_id_of
+from breadcrumbs.validate import Contact, Interaction, Reject, Validated, interaction_id_of
 
 # Migration 4 (store/database.py). A workspace made before it already keys its ledger by the
 # ids its contacts had, so those ids become its people as they are; no ledger key changes.
@@ -66,30 +66,41 @@ CREATE OR REPLACE VIEW touches AS
 """
 
 # Only what differs from validate's ids comes back: most contacts are found at the address
-# they were first seen with, and their id is already their person id.
+# they were first seen with, and their id is already their person id. A contact that only a
+# referral named by its address (`stub`) is no row of the sheet: it is whoever that address
+# belongs to, the address an edited row may have left behind.
 _MATCH_SQL = """
 WITH incoming AS MATERIALIZED (
     SELECT unnest($ids::VARCHAR[]) AS natural_id,
            lower(unnest($emails::VARCHAR[])) AS email,
-           person_name_key(unnest($names::VARCHAR[])) AS name_key),
+           person_name_key(unnest($names::VARCHAR[])) AS name_key,
+           unnest($stubs::BOOLEAN[]) AS stub),
 by_email AS MATERIALIZED (
     SELECT i.natural_id, arg_max(p.person_id, p.in_sheet) AS person_id
     FROM incoming i JOIN people p ON p.email = i.email
+    WHERE NOT i.stub
     GROUP BY i.natural_id),
 by_name AS MATERIALIZED (
     SELECT i.natural_id, p.person_id
     FROM incoming i JOIN people p ON p.name_key = i.name_key
-    WHERE p.in_sheet AND i.name_key <> ''
+    WHERE NOT i.stub AND p.in_sheet AND i.name_key <> ''
       AND i.natural_id NOT IN (SELECT natural_id FROM by_email)
-      AND p.person_id NOT IN (SELECT person_id FROM by_email))
+      AND p.person_id NOT IN (SELECT person_id FROM by_email)),
+by_address AS MATERIALIZED (
+    SELECT i.natural_id, a.person_id
+    FROM incoming i JOIN addresses a ON a.email = i.email
+    WHERE i.stub)
 SELECT natural_id, 'found', [person_id] FROM by_email WHERE person_id <> natural_id
 UNION ALL
 SELECT natural_id, 'found', list(person_id ORDER BY person_id) FROM by_name GROUP BY natural_id
+UNION ALL
+SELECT natural_id, 'named', [person_id] FROM by_address
 UNION ALL
 -- New people whose id someone who moved on was first seen with.
 SELECT i.natural_id, 'taken', [] FROM incoming i JOIN people p ON p.person_id = i.natural_id
 WHERE i.natural_id NOT IN (SELECT natural_id FROM by_email)
   AND i.natural_id NOT IN (SELECT natural_id FROM by_name)
+  AND i.natural_id NOT IN (SELECT natural_id FROM by_address)
 """
 
 
@@ -108,6 +119,7 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, data: Validated) -> list[
             "ids": [c.contact_id for c in contacts],
             "emails": [c.email for c in contacts],
             "names": [c.name for c in contacts],
+            "stubs": [c.from_reference and c.email is not None for c in contacts],
         },
     ).fetchall()
     found = {str(r[0]): [str(p) for p in r[2]] for r in rows if r[1] == "found"}
@@ -120,9 +132,24 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, data: Validated) -> list[
         else:
             refused[natural_id] = people
     moved.update(_new_person_ids(con, [str(r[0]) for r in rows if r[1] == "taken"]))
+    named = {str(r[0]): str(r[2][0]) for r in rows if r[1] == "named"}
+    in_sheet = {
+        moved.get(c.contact_id, c.contact_id)
+        for c in contacts
+        if c.contact_id not in refused and c.contact_id not in named
+    }
+    aliases = set()
+    for natural_id, person in sorted(named.items()):
+        if person in in_sheet:
+            aliases.add(natural_id)  # a referral by the old address of someone in the sheet
+        in_sheet.add(person)
+        moved[natural_id] = person
+    if aliases:
+        data.contacts = [c for c in data.contacts if c.contact_id not in aliases]
+        data.created -= len(aliases)
     if refused:
         _refuse(con, data, refused)
-    _rewrite(data, moved)
+    _rewrite(data, {old: new for old, new in moved.items() if old != new})
     return sorted({p for people in refused.values() for p in people})
 
 
@@ -247,19 +274,28 @@ def _rewrite(data: Validated, moved: dict[str, str]) -> None:
     for contact in data.contacts:
         contact.contact_id = moved.get(contact.contact_id, contact.contact_id)
     renamed: dict[str, str] = {}
+    kept: dict[str, Interaction] = {}
     for interaction in data.interactions:
         person = moved.get(interaction.contact_id)
-        if person is None:
+        if person is not None:
+            old = interaction.interaction_id
+            interaction.contact_id = person
+            interaction.interaction_id = interaction_id_of(
+                person, interaction.date, interaction.kind
+            )
+            renamed[old] = interaction.interaction_id
+        if interaction.interaction_id in kept:
+            data.merged += 1  # one talk, logged once by name and once by an old address
             continue
-        old = interaction.interaction_id
-        interaction.contact_id = person
-        interaction.interaction_id = interaction_id_of(person, interaction.date, interaction.kind)
-        renamed[old] = interaction.interaction_id
+        kept[interaction.interaction_id] = interaction
+    data.interactions = list(kept.values())
     for referral in data.referrals:
         referral.referrer_id = moved.get(referral.referrer_id, referral.referrer_id)
         referral.referred_id = moved.get(referral.referred_id, referral.referred_id)
         if referral.interaction_id is not None:
             referral.interaction_id = renamed.get(referral.interaction_id, referral.interaction_id)
+    # Someone named by their own old address has not referred themselves.
+    data.referrals = [r for r in data.referrals if r.referrer_id != r.referred_id]
 
 
 def _label(name: object, email: object) -> str:
