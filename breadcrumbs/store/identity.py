@@ -17,6 +17,10 @@ known people, in the load's transaction:
    refused with a reject naming them, never guessed; its candidates stay candidates until
    the user says which (by syncing once with the old address back in the row).
 
+Someone only a referral names by an address (no row of their own) is whoever has had that
+address: a `referred_by` cell left behind when its referrer's row moved to a new address
+still names that person, and never makes a new person who takes their place.
+
 A bounce belongs to an address (`unmailable` is keyed by address), so a new address is
 mailable again; an opt-out belongs to the person, so an address new to a person who opted
 out is opted out too.
@@ -172,7 +176,10 @@ def record_identities(con: duckdb.DuckDBPyConnection, pending: list[str]) -> Non
     con.execute(
         """
         INSERT INTO people
-        SELECT contact_id, lower(email), name, person_name_key(name), true FROM contacts
+        SELECT contact_id, lower(email), name, person_name_key(name), true FROM contacts c
+        WHERE NOT EXISTS (
+            SELECT 1 FROM people p WHERE p.person_id = c.contact_id AND p.in_sheet
+              AND p.email IS NOT DISTINCT FROM lower(c.email) AND p.name = c.name)
         ON CONFLICT (person_id) DO UPDATE SET email = excluded.email, name = excluded.name,
             name_key = excluded.name_key, in_sheet = true
         """
@@ -185,8 +192,10 @@ def record_identities(con: duckdb.DuckDBPyConnection, pending: list[str]) -> Non
     )
     con.execute(
         """
-        INSERT INTO addresses SELECT lower(email), contact_id FROM contacts
-        WHERE email IS NOT NULL
+        INSERT INTO addresses SELECT lower(email), contact_id FROM contacts c
+        WHERE email IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM addresses a WHERE a.email = lower(c.email)
+              AND a.person_id = c.contact_id)
         ON CONFLICT (email) DO UPDATE SET person_id = excluded.person_id
         """
     )
