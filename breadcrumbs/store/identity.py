@@ -36,7 +36,7 @@ import duckdb
 from breadcrumbs import clock
 from breadcrumbs.validate import Contact, Interaction, Reject, Validated, interaction_id_of
 
-# Migration 4 (store/database.py). A workspace made before it already keys its ledger by the
+# Migration 6 (store/database.py). A workspace made before it already keys its ledger by the
 # ids its contacts had, so those ids become its people as they are; no ledger key changes.
 MIGRATION = r"""
 CREATE MACRO person_name_key(name) AS
