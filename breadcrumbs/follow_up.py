@@ -33,6 +33,7 @@ from breadcrumbs.profile import Etiquette, Profile, load_profile, require_sender
 from breadcrumbs.records import Composed, Due
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store.database import open_store
+from breadcrumbs.store.identity import readdress_waiting
 from breadcrumbs.store.ledger import (
     UNSETTLED,
     WAITING,
@@ -159,19 +160,26 @@ def _in_moment(
 
 
 def _compose_again(
-    con: duckdb.DuckDBPyConnection, queue: list[Row], composer: Composer
+    con: duckdb.DuckDBPyConnection,
+    queue: list[Row],
+    composer: Composer,
+    readdressed: set[str],
 ) -> tuple[list[Row], list[Outcome]]:
     """A row planned on an earlier day is composed again now: its Date and its words are
-    of the day it leaves. One whose template fails now waits, with the reason."""
+    of the day it leaves; so is one whose person has moved to another address since it was
+    planned (store/identity.py). One whose template fails now waits, with the reason."""
     today, now = clock.today(), clock.now()
     ready, skipped = [], []
     for row in queue:
-        if row.planned_on >= today:
+        if row.planned_on >= today and row.key not in readdressed:
             ready.append(row)
             continue
         assert row.due is not None  # _in_moment has forgotten the rows that keep none
+        due = due_from_json(row.due)
+        if row.key in readdressed:
+            due = replace(due, email=row.email)
         try:
-            composed = composer.compose(due_from_json(row.due), now)
+            composed = composer.compose(due, now)
         except (TemplateError, UnsafeHeaderError) as exc:
             skipped.append(_outcome(row, "skipped", f"{exc} (waits for the next run)"))
             continue
@@ -224,6 +232,7 @@ def deliver_stage(
     etiquette = profile.etiquette
     with open_store(workspace) as con:
         outcomes = settle(con, mailer)
+        readdressed = readdress_waiting(con)
         _withdraw_blocked(con)
         plan(con, composed, mailer.mode)
         names = {c.email.key: c.due.name for c in composed}
@@ -238,7 +247,7 @@ def deliver_stage(
             for r in queue[room:]
         ]
         queue, skipped = _compose_again(
-            con, queue[:room], _composer(workspace, profile, mailer.mode)
+            con, queue[:room], _composer(workspace, profile, mailer.mode), readdressed
         )
         not_now += skipped
         if mailer.mode == "outbox":

@@ -24,6 +24,7 @@ from tests.follow_up_support import (
     write_profile,
     write_sheet,
 )
+from tests.test_moments import block_outbox, unblock_outbox
 
 CONTACTS_HEADER = "email,name,company,referred_by"
 COFFEE = "2026-11-24,Ann Lee,coffee,data platforms,,"
@@ -270,3 +271,25 @@ def test_a_referral_that_still_names_an_old_address_is_the_person_who_moved(
     with open_store(search) as con:
         names = [name for _, name, _ in trail(con, "e:bob@example.com")]
     assert names == ["Bob Stone", "Ann Lee"]
+
+
+@pytest.mark.parametrize("next_day", ["2026-11-25", "2026-11-26"], ids=["same day", "next day"])
+def test_an_email_waiting_when_the_address_changes_goes_to_the_new_one(
+    search: Workspace, monkeypatch: pytest.MonkeyPatch, next_day: str
+) -> None:
+    """Ann's thank-you could not be written; before it could, her address changed and the
+    old one bounced: it goes to her new address, once, and is not withdrawn."""
+    sheet(search, ["ann@example.com,Ann Lee,Acme,"], [COFFEE])
+    block_outbox(search)
+    first = play(search, monkeypatch, "2026-11-25")
+    assert [o.state for o in first.outcomes] == ["deferred"]
+    unblock_outbox(search)
+    with open_store(search) as con:
+        record(con, [], [Bounce("ann@example.com", "550 5.1.1 no such user", date(2026, 11, 25))])
+    sheet(search, ["ann@newjob.example,Ann Lee,Newjob,"], [COFFEE])
+    second = play(search, monkeypatch, next_day)
+    assert states(second) == {"ann@newjob.example": "written"}
+    assert recipients(search) == ["ann@newjob.example"]
+    assert sql(search, "SELECT lower(email), state FROM messages") == [
+        ("ann@newjob.example", "written")
+    ]

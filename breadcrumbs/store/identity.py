@@ -201,6 +201,25 @@ def record_identities(con: duckdb.DuckDBPyConnection, pending: list[str]) -> Non
     )
 
 
+def readdress_waiting(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """A waiting email follows its person: one planned before their address changed is
+    readdressed to the address they have now (which a bounce of the old one never blocks,
+    and an opt-out of theirs does). Returns the keys moved: compose them again."""
+    moved = con.execute(
+        """
+        UPDATE messages m SET email = c.email
+        FROM contacts c
+        WHERE c.contact_id = m.contact_id AND c.email IS NOT NULL AND m.due IS NOT NULL
+          AND m.state IN ('planned', 'deferred')
+          -- The Due keeps the address it was planned for: a row stays moved, and is composed
+          -- again for the new address, whichever run gets to deliver it.
+          AND lower(c.email) <> lower(json_extract_string(m.due, '$.email'))
+        RETURNING m.key
+        """
+    ).fetchall()
+    return {str(r[0]) for r in moved}
+
+
 def _new_person_ids(con: duckdb.DuckDBPyConnection, taken: list[str]) -> dict[str, str]:
     """A new person keeps validate's id, unless someone who has moved on was first seen
     with it (their old address, now another person's): then it takes a numbered suffix."""
