@@ -55,7 +55,8 @@ WHERE i.date BETWEEN $today - $window AND $today
   -- counts from the next day).
   AND NOT EXISTS (
       SELECT 1 FROM mailbox_touches t WHERE t.direction = 'out'
-        AND t.email = lower(c.email)
+        AND (t.email = lower(c.email) OR t.email IN (
+            SELECT a.email FROM addresses a WHERE a.person_id = c.contact_id))
         AND (t.touched_local > i.date + coalesce(i.time, TIME '17:00')
              OR (t.touched_local IS NULL AND t.touched_on > i.date)))
 ORDER BY i.date DESC, i.source_row
@@ -75,7 +76,8 @@ WHERE lower(coalesce(c.email, '')) <> lower($me)
   AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.contact_id = c.contact_id)
   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = c.contact_id
                   OR lower(m.email) = lower(c.email))
-  AND NOT EXISTS (SELECT 1 FROM mailbox_touches t WHERE t.email = lower(c.email))
+  AND NOT EXISTS (SELECT 1 FROM mailbox_touches t WHERE t.email = lower(c.email)
+                  OR t.email IN (SELECT a.email FROM addresses a WHERE a.person_id = c.contact_id))
   AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.key = 'intro:' || c.contact_id)
 ORDER BY f.referred_id
 """

@@ -4,7 +4,7 @@ ambiguous match is a reject, never a guess (breadcrumbs/store/identity.py)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 
@@ -293,3 +293,19 @@ def test_an_email_waiting_when_the_address_changes_goes_to_the_new_one(
     assert sql(search, "SELECT lower(email), state FROM messages") == [
         ("ann@newjob.example", "written")
     ]
+
+
+def test_a_thank_you_the_user_wrote_to_the_old_address_is_not_sent_again_to_the_new(
+    search: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The user thanked Ann themselves, at her old address, the evening of the coffee: after
+    her address changes, Breadcrumbs still knows the coffee was thanked."""
+    sheet(search, ["ann@example.com,Ann Lee,Acme,"], [COFFEE])
+    evening = datetime(2026, 11, 24, 19, 0)
+    run_sync(search, str(search.root / "sheet"))
+    with open_store(search) as con:
+        record(con, [Touch("m1", "ann@example.com", "out", evening.date(), "Thanks", evening)], [])
+    assert play(search, monkeypatch, "2026-11-25").outcomes == []
+    sheet(search, ["ann@newjob.example,Ann Lee,Newjob,"], [COFFEE])
+    assert play(search, monkeypatch, "2026-11-26").outcomes == []
+    assert recipients(search) == []
