@@ -41,6 +41,7 @@ from breadcrumbs.store.ledger import (
     rows_in,
     set_state,
 )
+from breadcrumbs.store.roster import withdraw_past_months
 
 Progress = Callable[[int, int], None]
 
@@ -141,6 +142,7 @@ def deliver_stage(
     with open_store(workspace) as con:
         outcomes = settle(con, mailer)
         _withdraw_blocked(con)
+        withdraw_past_months(con, clock.today())
         plan(con, composed, mailer.mode)
         names = {c.email.key: c.due.name for c in composed}
         # This run holds the workspace lock, so every waiting row is ours to deliver: the

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from email.utils import format_datetime, formataddr
 from pathlib import Path
@@ -32,7 +32,11 @@ from breadcrumbs.records import Composed, Due, OutgoingEmail
 from breadcrumbs.settings import TEMPLATES_DIR
 
 DEFAULT_TEMPLATES = TEMPLATES_DIR
-TEMPLATE_FILES = {"thank-you": "thank-you.md.j2", "intro": "intro.md.j2"}
+TEMPLATE_FILES = {
+    "thank-you": "thank-you.md.j2",
+    "intro": "intro.md.j2",
+    "monthly": "monthly.md.j2",
+}
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _PLACEHOLDER = re.compile(r"\{\{.{0,40}?\}\}|\{%.{0,40}?%\}|\{\{|\{%")
 EXPECTED_HEADERS = {"content-type", "mime-version", "from", "to", "subject", "date", "message-id"}
@@ -159,10 +163,16 @@ class Composer:
     """Renders and builds messages for one run: templates are loaded once, not per email."""
 
     def __init__(
-        self, profile: Profile, today: date, template_dirs: Iterable[Path] = (DEFAULT_TEMPLATES,)
+        self,
+        profile: Profile,
+        today: date,
+        template_dirs: Iterable[Path] = (DEFAULT_TEMPLATES,),
+        shared: Mapping[str, Any] | None = None,
     ) -> None:
         self.profile = profile
         self.today = today
+        # What every email of the batch says alike (a monthly update's activity): read once.
+        self._shared = dict(shared or {})
         dirs = [str(d) for d in template_dirs]
         common: dict[str, Any] = {
             "loader": jinja2.FileSystemLoader(dirs),
@@ -205,6 +215,7 @@ class Composer:
                 "email": due.email,
             },
             "today": self.today,
+            **self._shared,
         }
         if due.kind == "thank-you":
             context["conversation"] = {
@@ -220,6 +231,22 @@ class Composer:
                 "first_name": due.referrer_first_name or due.referrer_name,
                 "company": due.referrer_company,
             }
+        if due.kind == "monthly":
+            context["month"] = {"key": due.month, "name": _month_name(due.for_date)}
+            context["last_conversation"] = {
+                "kind": due.conversation_kind,
+                "date": due.last_talked_on,
+                "topic": due.topic,
+                "when": friendly_when(due.last_talked_on, self.today),
+            }
+            context["referred"] = [
+                {
+                    "name": name,
+                    "talked": talked is not None,
+                    "when": friendly_when(talked or wrote, self.today),
+                }
+                for name, talked, wrote in due.referred
+            ]
         return context
 
     def render(self, due: Due) -> tuple[str, str, str]:
@@ -287,6 +314,10 @@ class Composer:
         return Composed(
             due, OutgoingEmail(due.key, to_addr, subject, msg_id, raw, planned_at), text, html
         )
+
+
+def _month_name(first: date | None) -> str:
+    return first.strftime("%B") if first else ""
 
 
 def ascii_address(address: str) -> str:
