@@ -514,6 +514,41 @@ def _print_monthly_due(monthly: Any) -> None:
 
 
 @app.command()
+def stats(
+    month: Annotated[
+        str | None, typer.Option("--month", help="YYYY-MM (default: this month)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Your networking funnel: people, conversations, referrals per talk, intros, replies."""
+    from breadcrumbs import clock
+    from breadcrumbs.digest import parse_month
+    from breadcrumbs.profile import load_profile
+    from breadcrumbs.stats import funnel_markdown, read_funnel
+    from breadcrumbs.store.database import open_store
+
+    try:
+        ws = _workspace(workspace)
+        profile = load_profile(ws.profile_path)
+        with open_store(ws) as con:
+            funnel = read_funnel(
+                con,
+                parse_month(month),
+                clock.today(),
+                profile.me.email,
+                profile.etiquette.thank_you_days,
+            )
+    except BreadcrumbsError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        typer.echo(_json(funnel.as_dict()))
+        return
+    typer.echo(funnel_markdown(funnel).replace("**", ""))
+
+
+@app.command()
 def preview(
     key: Annotated[str, typer.Argument(help="A key from `breadcrumbs due` or the ledger")],
     html: Annotated[bool, typer.Option("--html", help="Show the HTML part")] = False,
