@@ -405,10 +405,18 @@ def _print_digest(report: Any, ws: Any) -> None:
             console.print(f"... and {len(report.outcomes) - 40} more: `breadcrumbs status`")
     elif not report.notes:
         console.print("No update to deliver now.")
-    for w in report.waiting[:40]:
+    quiet = [w.due.name for w in report.waiting if "quiet period" in w.reason]
+    if quiet:
+        more = f" and {len(quiet) - 12} more" if len(quiet) > 12 else ""
+        console.print(
+            f"In the quiet period, so no update this month ({len(quiet)}): "
+            f"{', '.join(quiet[:12])}{more}"
+        )
+    held = [w for w in report.waiting if "quiet period" not in w.reason]
+    for w in held[:40]:
         console.print(f"  waits: {w.due.name}: {w.reason}")
-    if len(report.waiting) > 40:
-        console.print(f"  ... and {len(report.waiting) - 40} more waiting: `breadcrumbs due`")
+    if len(held) > 40:
+        console.print(f"  ... and {len(held) - 40} more waiting: `breadcrumbs due`")
     if report.states:
         console.print(
             "This month so far: " + ", ".join(f"{n} {s}" for s, n in sorted(report.states.items()))
@@ -666,7 +674,7 @@ app.add_typer(profile_app, name="profile")
 
 @profile_app.command("check")
 def profile_check(workspace: WorkspaceOpt = None) -> None:
-    """Check profile.toml: required keys, and whether your pitch is short and plain."""
+    """Check profile.toml: required keys, your pitch, and prefect.yaml's time zone."""
     from breadcrumbs.pitch import check_pitch
     from breadcrumbs.profile import load_profile, require_sender
 
@@ -677,7 +685,12 @@ def profile_check(workspace: WorkspaceOpt = None) -> None:
     except BreadcrumbsError as exc:
         _fail(exc)
         return
+    from breadcrumbs.schedule import find_prefect_yaml, zone_mismatches
+
     warnings = check_pitch(profile.me.pitch)
+    deployments = find_prefect_yaml()
+    if deployments is not None:
+        warnings += zone_mismatches(profile.me.timezone, deployments)
     for warning in warnings:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
     if not warnings:

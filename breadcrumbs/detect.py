@@ -252,8 +252,8 @@ def find_monthly_candidates(
             quiet.append(
                 Skipped(
                     due,
-                    f"touched {ago} ({last_touch}): in the {etiquette.quiet_days}-day quiet "
-                    "period on the month's first run, so no update this month",
+                    f"in the {etiquette.quiet_days}-day quiet period on the month's first "
+                    f"run (touched {ago}, {last_touch}): no update this month",
                 )
             )
             continue
