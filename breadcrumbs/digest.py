@@ -108,7 +108,12 @@ def detect_stage(
             con, today, month, profile.etiquette, profile.me.email, scope
         )
         detection = apply_etiquette(candidates, today, profile.etiquette, delivered_today(con))
-        listed = [c.due for c in candidates if on_the_list(c)]
+        listed, addresses = [], set()
+        for c in candidates:
+            # Two contacts sharing an address are one reader: one update a month.
+            if on_the_list(c) and c.due.email.lower() not in addresses:
+                addresses.add(c.due.email.lower())
+                listed.append(c.due)
         if decided is None and record:
             # Everyone etiquette merely holds back today (the cap, the gap) is on the list
             # too: a later run this month delivers them. Nobody else joins later.

@@ -78,7 +78,13 @@ def publish(workspace: Workspace, report: DigestReport) -> None:
         {"waiting": len(report.waiting)} if report.waiting else {}
     )
     counts = ", ".join(f"{n} {s}" for s, n in states.most_common()) or "nothing this run"
-    decided = "decided by this run" if report.first_run else "decided by the month's first run"
+    decided = (
+        "not decided: a dry run records nothing"
+        if report.first_run and report.dry_run
+        else "decided by this run"
+        if report.first_run
+        else "decided by the month's first run"
+    )
     month_so_far = ", ".join(f"{n} {s}" for s, n in sorted(report.states.items())) or "none"
     lines = [
         f"# Monthly update, {report.month}",

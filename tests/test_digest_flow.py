@@ -91,3 +91,30 @@ def test_the_monthly_digest_flow_delivers_and_publishes_summary_table_progress_a
         "nothing left to deliver" in second[artifact_key(workspace, "monthly-digest-summary")].data
     )
     assert len(recipients(workspace)) == 2
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_server")
+def test_the_cli_runs_the_digest_as_a_flow_when_asked(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`breadcrumbs digest --prefect --dry-run` reports to the server and lists who would
+    get this month's update; nothing is recorded."""
+    from typer.testing import CliRunner
+
+    from breadcrumbs.cli import app
+    from tests.follow_up_support import ledger
+
+    monkeypatch.setenv("BREADCRUMBS_TODAY", "2026-12-01")
+    write_profile(workspace)
+    write_sheet(workspace, PEOPLE, TALKS)
+    sync(workspace)
+    result = CliRunner().invoke(
+        app,
+        ["digest", "--prefect", "--dry-run", "--workspace", str(workspace.root)],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count("would send") == 2
+    assert "In the quiet period, so no update this month (1): Cy Park" in result.output
+    assert ledger(workspace) == {}
