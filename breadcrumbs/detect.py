@@ -114,6 +114,8 @@ WHERE lower(coalesce(c.email, '')) <> lower($me)
   AND CASE $scope WHEN 'first' THEN m.key IS NULL
                   WHEN 'listed' THEN m.state = 'listed'
                   ELSE c.contact_id = $only END
+  AND ($scope = 'any' OR NOT EXISTS (
+      SELECT 1 FROM skips s WHERE s.key = 'monthly:' || c.contact_id || ':' || $month))
 ORDER BY c.source_row, c.contact_id
 """
 

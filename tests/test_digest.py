@@ -211,6 +211,26 @@ def test_an_opt_out_between_planning_and_delivery_stops_the_update(
     assert "withdrawn" in monthly_rows(workspace).values()
 
 
+def test_a_listed_update_the_user_skips_never_goes(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`breadcrumbs skip monthly:…` on someone the cap held back: not delivered later."""
+    from breadcrumbs.store.ledger import skip
+
+    write_profile(workspace, daily_cap=1)
+    write_sheet(
+        workspace,
+        PEOPLE,
+        talks("2026-10-01,ann@example.com,call,,,", "2026-10-02,bob@example.com,call,,,"),
+    )
+    assert written(digest(workspace, monkeypatch, "2026-12-01")) == ["ann@example.com"]
+    (bob,) = [k for k, state in monthly_rows(workspace).items() if state == "listed"]
+    with open_store(workspace) as con:
+        skip(con, bob)
+    assert digest(workspace, monkeypatch, "2026-12-02").outcomes == []
+    assert recipients(workspace) == ["ann@example.com"]
+
+
 def test_a_dry_run_lists_who_would_get_it_and_decides_nothing(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
