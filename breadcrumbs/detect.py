@@ -53,9 +53,14 @@ WHERE i.date BETWEEN $today - $window AND $today
              OR (abs(m.for_date - i.date) <= $window
                  AND m.key NOT IN (SELECT 'thank-you:' || interaction_id FROM interactions))))
   -- The user wrote to them after the conversation themselves: that was the thank-you.
+  -- After it on the user's clock: past its time if the sheet gives one, else past 17:00
+  -- that day, so "see you at 3" never counts (a touch read before moments were kept
+  -- counts from the next day).
   AND NOT EXISTS (
       SELECT 1 FROM mailbox_touches t WHERE t.direction = 'out'
-        AND t.email = lower(c.email) AND t.touched_on >= i.date)
+        AND t.email = lower(c.email)
+        AND (t.touched_local > i.date + coalesce(i.time, TIME '17:00')
+             OR (t.touched_local IS NULL AND t.touched_on > i.date)))
 ORDER BY i.date DESC, i.source_row
 """
 
@@ -245,7 +250,9 @@ def find_monthly_candidates(
             topic=r[14] or "",
             month=month,
             last_talked_on=r[12],
-            referred=tuple((f["name"], f["talked_on"], f["wrote_on"]) for f in r[16] or ()),
+            referred=tuple(
+                (f["name"], _iso(f["talked_on"]), _iso(f["wrote_on"])) for f in r[16] or ()
+            ),
             reason=f"last talked on {r[12]}; last touch {last_touch}",
         )
         if scope == "first" and last_touch is not None and last_touch > quiet_since:
@@ -263,6 +270,10 @@ def find_monthly_candidates(
     return out, quiet
 
 
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else ""
+
+
 def on_the_list(candidate: _Candidate) -> bool:
     """Mailable: valid, not opted out, not bounced. Only they are listed for a month."""
     c = candidate
@@ -277,7 +288,7 @@ def apply_etiquette(
     waiting: list[Skipped] = []
     chosen: set[str] = set()
     gap_start = today - timedelta(days=etiquette.min_gap_days)
-    room = max(etiquette.daily_cap - sent_today, 0)
+    room = room_today(etiquette, sent_today)
     for c in candidates:
         person = c.due.email.lower() or c.due.contact_id
         reason = None
@@ -304,6 +315,12 @@ def apply_etiquette(
         chosen.add(person)
         due.append(c.due)
     return Detection(due, waiting)
+
+
+def room_today(etiquette: Etiquette, left_today: int) -> int:
+    """How many more emails may leave today: the cap counts what leaves on a day, whatever
+    day it was planned (detection plans within it; delivery holds back what would pass it)."""
+    return max(etiquette.daily_cap - left_today, 0)
 
 
 def detect(

@@ -27,13 +27,13 @@ from breadcrumbs.follow_up import (
     Progress,
     deliver_in_mode,
     load_checked_profile,
+    taken_today,
     touches_stage,
 )
 from breadcrumbs.profile import Profile
 from breadcrumbs.records import Composed, Due
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store.database import open_store
-from breadcrumbs.store.ledger import delivered_today
 from breadcrumbs.store.roster import (
     OPEN,
     decided_on,
@@ -107,7 +107,8 @@ def detect_stage(
         candidates, quiet = find_monthly_candidates(
             con, today, month, profile.etiquette, profile.me.email, scope
         )
-        detection = apply_etiquette(candidates, today, profile.etiquette, delivered_today(con))
+        taken = taken_today(con, today, profile.etiquette)
+        detection = apply_etiquette(candidates, today, profile.etiquette, taken)
         listed, addresses = [], set()
         for c in candidates:
             # Two contacts sharing an address are one reader: one update a month.
@@ -144,7 +145,8 @@ def compose_stage(
     today = clock.today()
     with open_store(workspace) as con:
         shared = shared_context(con, today)
-        composer = Composer(profile, today, (workspace.templates, DEFAULT_TEMPLATES), shared)
+        dirs = (workspace.templates, DEFAULT_TEMPLATES)
+        composer = Composer(profile, today, dirs, mode, shared)
         planned_at = clock.now()
         composed: list[Composed] = []
         outcomes: list[Outcome] = []
@@ -280,5 +282,5 @@ def preview_monthly(workspace: Workspace, profile: Profile, key: str) -> Compose
         raise BreadcrumbsError(
             f"no contact {contact_id!r} you have talked with; see `breadcrumbs due`"
         )
-    composer = Composer(profile, today, (workspace.templates, DEFAULT_TEMPLATES), shared)
+    composer = Composer(profile, today, (workspace.templates, DEFAULT_TEMPLATES), shared=shared)
     return composer.compose(found[0].due, clock.now())

@@ -55,10 +55,11 @@ class Due:
     reason: str = ""  # why it is due, in words, for `breadcrumbs due`
     # Monthly updates: the month ("YYYY-MM"; for_date is its first day), the last
     # conversation (its kind and topic above), and the people this reader referred that
-    # something came of lately: (name, talked on, written to on).
+    # something came of lately: (name, talked on, written to on), the days as ISO text or ""
+    # (plain strings, so the ledger's JSON copy of a Due gives them back as they were).
     month: str = ""
     last_talked_on: date | None = None
-    referred: tuple[tuple[str, date | None, date | None], ...] = ()
+    referred: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass

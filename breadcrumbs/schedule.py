@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from breadcrumbs.clock import machine_timezone
 from breadcrumbs.settings import CHECKOUT
 
 
@@ -27,7 +28,8 @@ def zone_mismatches(profile_zone: str, path: Path) -> list[str]:
         spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         return [f"{path}: could not read it ({exc})"]
-    wanted = profile_zone or "UTC"
+    # An empty [me] timezone means the machine's own zone (clock.use_timezone).
+    wanted = profile_zone or machine_timezone() or "UTC"
     warnings = []
     for deployment in spec.get("deployments") or []:
         for schedule in deployment.get("schedules") or []:

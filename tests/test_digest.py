@@ -87,7 +87,8 @@ def test_an_email_delivered_or_mail_seen_is_a_touch_too(
     assert run_follow_up(workspace).count("written") == 1  # Ann's thank-you, Nov 30
     with open_store(workspace) as con:
         con.execute(
-            "INSERT INTO mailbox_touches VALUES ('m1', 'bob@example.com', 'in', '2026-12-01', 'hi')"
+            "INSERT INTO mailbox_touches (provider_id, email, direction, touched_on, subject) "
+            "VALUES ('m1', 'bob@example.com', 'in', '2026-12-01', 'hi')"
         )
     report = digest(workspace, monkeypatch, "2026-12-10")
     assert written(report) == []
@@ -306,15 +307,15 @@ def test_each_personal_line_and_the_shared_activity_read_right(
     }
     ann = texts["ann@example.com"]
     assert ann.startswith("Hi Ann,\n")
-    assert "our conversation on November 10 about dbt at Acme" in ann
-    assert "putting me in touch with Dee Fox: we talked on November 20" in ann
-    assert "putting me in touch with Eve Ng: I wrote to them on Wednesday" in ann
+    assert "our conversation on Tuesday, November 10 about dbt at Acme" in ann
+    assert "putting me in touch with Dee Fox: we talked on Friday, November 20" in ann
+    assert "putting me in touch with Eve Ng: I wrote to them on Wednesday, November 25" in ann
     assert "2 conversations and met 2 new people, with people at Acme." in ann
     assert "2 new referrals" in ann and "1 interview." in ann
     assert "the Analytics Engineer role at Polaris (applied) and the Staff Data Engineer" in ann
     assert "If you know anyone at Polaris, I would be grateful for an introduction." in ann
     bob = texts["bob@example.com"]
-    assert bob.startswith("Hi Bob,\n") and "since we talked on October 2" in bob
+    assert bob.startswith("Hi Bob,\n") and "since we talked on Friday, October 2" in bob
     assert "putting me in touch" not in bob and "Dee Fox" not in bob and "Eve Ng" not in bob
     for text in texts.values():
         assert "PRIVATE" not in text and "Hushco" not in text and "Gone Inc" not in text
@@ -410,4 +411,34 @@ def test_no_update_of_the_sample_carries_a_private_note_or_another_persons_name(
         for p in outbox(workspace)
         if "marcus" in str(read_message(p)["To"])
     )
-    assert "putting me in touch with Sarah Goldberg: we talked on October 31" in marcus
+    assert "putting me in touch with Sarah Goldberg: we talked on Saturday, October 31" in marcus
+
+
+def test_an_update_deferred_one_day_leaves_the_next_composed_again_with_its_lines(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox could not be written on Dec 1: on Dec 2 the update is composed again (its
+    Date of that day), keeping the referral line and the last conversation."""
+    from tests.test_moments import block_outbox, unblock_outbox
+
+    write_profile(workspace)
+    write_sheet(
+        workspace,
+        PEOPLE,
+        talks(
+            "2026-10-01,ann@example.com,coffee,dbt at Acme,,Bob Stone",
+            "2026-11-25,bob@example.com,call,,,",
+        ),
+    )
+    block_outbox(workspace)
+    first = digest(workspace, monkeypatch, "2026-12-01")
+    assert [o.state for o in first.outcomes if o.to == "ann@example.com"] == ["deferred"]
+    unblock_outbox(workspace)
+    second = digest(workspace, monkeypatch, "2026-12-02")
+    assert written(second) == ["ann@example.com"]
+    (path,) = outbox(workspace)
+    message = read_message(path)
+    assert "2 Dec 2026" in message["Date"]
+    text = text_of(message)
+    assert "our conversation on Thursday, October 1 about dbt at Acme" in text
+    assert "putting me in touch with Bob Stone: we talked on Wednesday, November 25" in text

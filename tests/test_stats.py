@@ -62,7 +62,8 @@ def test_the_funnel_counts_each_step_of_the_method(
     )
     sql(
         workspace,
-        "INSERT INTO mailbox_touches VALUES ('r1', 'ann@example.com', 'in', '2026-11-22', 'Re')",
+        "INSERT INTO mailbox_touches (provider_id, email, direction, touched_on, subject) "
+        "VALUES ('r1', 'ann@example.com', 'in', '2026-11-22', 'Re')",
     )
     result = CliRunner().invoke(app, ["stats", "--json", "--workspace", str(workspace.root)])
     assert result.exit_code == 0, result.output

@@ -14,8 +14,11 @@ from datetime import date
 import duckdb
 
 from breadcrumbs import clock
+from breadcrumbs.moments import withdraw_reason
+from breadcrumbs.profile import Etiquette
 from breadcrumbs.records import Composed, Due
 from breadcrumbs.store.database import get_meta, insert_columns, set_meta
+from breadcrumbs.store.ledger import due_to_json
 
 # Rows of a month not yet delivered: what a later run of that month still has to do.
 OPEN = ("listed", "planned", "deferred", "sending", "unknown")
@@ -67,7 +70,8 @@ def list_recipients(
 
 
 def fill_listed(con: duckdb.DuckDBPyConnection, batch: Sequence[Composed], mode: str) -> None:
-    """Listed rows whose email is composed become `planned`, written as of today."""
+    """Listed rows whose email is composed become `planned`, written as of today, keeping
+    the Due they were composed from (a row that leaves on a later day is composed again)."""
     if not batch:
         return
     today = clock.today()
@@ -77,7 +81,7 @@ def fill_listed(con: duckdb.DuckDBPyConnection, batch: Sequence[Composed], mode:
             "CREATE OR REPLACE TEMP TABLE filled AS SELECT unnest($1::VARCHAR[]) AS key, "
             "unnest($2::VARCHAR[]) AS email, unnest($3::VARCHAR[]) AS subject, "
             "unnest($4::VARCHAR[]) AS message_id, unnest($5::BLOB[]) AS raw, "
-            "unnest($6::TIMESTAMPTZ[]) AS planned_at",
+            "unnest($6::TIMESTAMPTZ[]) AS planned_at, unnest($7::VARCHAR[]) AS due",
             [
                 [c.email.key for c in batch],
                 [c.email.to_addr for c in batch],
@@ -85,13 +89,14 @@ def fill_listed(con: duckdb.DuckDBPyConnection, batch: Sequence[Composed], mode:
                 [c.email.message_id for c in batch],
                 [c.email.raw for c in batch],
                 [c.email.planned_at for c in batch],
+                [due_to_json(c.due) for c in batch],
             ],
         )
         con.execute(
             """
             UPDATE messages SET state = 'planned', email = f.email, subject = f.subject,
                 message_id = f.message_id, raw = f.raw, planned_at = f.planned_at,
-                planned_on = $1, updated_at = $2, mode = $3
+                planned_on = $1, updated_at = $2, mode = $3, due = f.due
             FROM filled f WHERE messages.key = f.key AND messages.state = 'listed'
             """,
             [today, clock.now(), mode],
@@ -104,20 +109,22 @@ def fill_listed(con: duckdb.DuckDBPyConnection, batch: Sequence[Composed], mode:
 
 
 def withdraw_past_months(con: duckdb.DuckDBPyConnection, today: date) -> int:
-    """An update not delivered by the end of its month is withdrawn: never a November
-    update in December. Rows whose delivery is uncertain (`sending`, `unknown`) are looked
-    up first by the deliver stage, which runs this again after settling them."""
-    first = today.replace(day=1)
-    row = con.execute(
-        """
-        UPDATE messages SET state = 'withdrawn', updated_at = $1,
-            reason = 'its month ended before it could be delivered'
-        WHERE kind = 'monthly' AND for_date < $2 AND state IN ('listed', 'planned', 'deferred')
-        RETURNING key
-        """,
-        [clock.now(), first],
+    """A listed update its month outlived is withdrawn: never a November update in
+    December. Composed rows (`planned`, `deferred`) are withdrawn by the moments rule at
+    delivery (moments.py); a listed row never reaches delivery, so it is withdrawn here,
+    with the same reason."""
+    rows = con.execute(
+        "SELECT key FROM messages WHERE kind = 'monthly' AND state = 'listed' AND for_date < ?",
+        [today.replace(day=1)],
     ).fetchall()
-    return len(row)
+    now = clock.now()
+    for (key,) in rows:
+        reason = withdraw_reason(key, "monthly", None, today, Etiquette())
+        con.execute(
+            "UPDATE messages SET state = 'withdrawn', reason = ?, updated_at = ? WHERE key = ?",
+            [reason, now, key],
+        )
+    return len(rows)
 
 
 def month_counts(con: duckdb.DuckDBPyConnection, month: str) -> dict[str, int]:
