@@ -127,15 +127,20 @@ def _run_sync(ws: Any, source: str | None, prefect: bool) -> Any:
     return run_sync(ws, source)
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def _print_sync(report: Any) -> None:
     c = report.counts
     typer.echo(f"synced {report.source}")
     typer.echo(
-        f"  loaded: {c.contacts} contacts ({c.created} created from referrals), "
-        f"{c.interactions} conversations, {c.referrals} referrals, {c.prospects} prospects"
+        f"  loaded: {_plural(c.contacts, 'contact')} ({c.created} created from referrals), "
+        f"{_plural(c.interactions, 'conversation')}, {_plural(c.referrals, 'referral')}, "
+        f"{_plural(c.prospects, 'prospect')}"
     )
-    typer.echo(f"  merged: {c.merged} duplicate rows")
-    typer.echo(f"  rejected: {c.rejected}")
+    typer.echo(f"  merged: {_plural(c.merged, 'duplicate row')}")
+    typer.echo(f"  refused: {_plural(sum(report.reasons.values()), 'row')}")
     for reason, count in report.reasons.most_common():
         typer.echo(f"    {count} × {reason}")
     notices = report.notices
@@ -188,7 +193,16 @@ def rejects(
         return
     for file, row, column, value, reason, severity in rows:
         shown = repr(value[:60]) if value else "(empty)"
-        typer.echo(f"{file} row {row}, column {column}: {shown}: {reason} [{severity}]")
+        typer.echo(f"{file} row {row}, column {column}: {shown}: {reason} ({_OUTCOME[severity]})")
+
+
+# What became of a row with a reject, by the reject's severity, in the words `rejects` prints.
+_OUTCOME = {
+    "row": "row not loaded",
+    "cell": "the row loaded without this value",
+    "conflict": "the row merged into an earlier one",
+    "warning": "the row loaded",
+}
 
 
 @app.command()
@@ -204,7 +218,7 @@ def trail(
         with open_store(_workspace(workspace)) as con:
             found = find_contact(con, name)
             if found is None:
-                raise BreadcrumbsError(f"no single contact matches {name!r}; try their email")
+                raise BreadcrumbsError(_no_contact(con, name))
             steps = walk(con, found[0])
     except BreadcrumbsError as exc:
         _fail(exc)
@@ -218,6 +232,23 @@ def trail(
             typer.echo(f"{'  ' * depth}↳ referred by {who}")
     if len(steps) == 1:
         typer.echo("  (a first warm contact: nobody referred them)")
+
+
+def _no_contact(con: Any, name: str) -> str:
+    """No one, or several people, answer to this name: say so and suggest the closest."""
+    from difflib import get_close_matches
+
+    from breadcrumbs.store.database import fold_accents
+
+    names = [str(r[0]) for r in con.execute("SELECT name FROM contacts").fetchall() if r[0]]
+    folded = {fold_accents(n): n for n in names}
+    close = get_close_matches(fold_accents(name), list(folded), n=3, cutoff=0.6)
+    several = [n for n in names if fold_accents(name) in fold_accents(n)]
+    if len(several) > 1:
+        return f"{len(several)} contacts match {name!r}: {', '.join(several[:5])}; be more precise"
+    if close:
+        return f"no contact named {name!r}; did you mean {' or '.join(folded[c] for c in close)}?"
+    return f"no contact named {name!r}; try their email"
 
 
 ModeOpt = Annotated[
@@ -334,13 +365,13 @@ def due(
 ) -> None:
     """List the emails due now and why, those waiting and why, and who is going cold."""
     from breadcrumbs import clock
-    from breadcrumbs.follow_up import cold_stage, detect_stage, load_checked_profile
+    from breadcrumbs.follow_up import call_list, cold_stage, detect_stage, load_checked_profile
 
     try:
         ws = _workspace(workspace)
         profile = load_checked_profile(ws)
         detection = detect_stage(ws, profile)
-        cold = cold_stage(ws, profile)
+        cold = call_list(cold_stage(ws, profile), detection.due)
     except BreadcrumbsError as exc:
         _fail(exc)
         return
@@ -383,8 +414,9 @@ def due(
     typer.echo(f"Going cold: call these people ({len(cold)}):")
     for c in cold:
         days = c.days(today)
+        reach = c.phone or c.email
         typer.echo(
-            f"  {c.name} {c.phone or c.email or ''}: "
+            f"  {c.name}{f' {reach}' if reach else ''}: "
             f"{'never contacted' if days is None else f'{days} days since last touch'}"
         )
 

@@ -48,7 +48,7 @@ def test_a_dry_run_shows_what_would_go_and_records_nothing(
     write_profile(workspace)
     write_sheet(workspace, FIVE, FIVE_TALKS)
     report = play(workspace, monkeypatch, "2026-11-25", dry_run=True)
-    assert [o.state for o in report.outcomes] == ["would send"] * 5
+    assert [o.state for o in report.outcomes] == ["would write"] * 5
     assert all(o.subject.startswith("Thanks for the call") for o in report.outcomes)
     assert ledger(workspace) == {}
     assert outbox(workspace) == []

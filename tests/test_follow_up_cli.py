@@ -84,7 +84,7 @@ def test_follow_up_dry_run_refreshes_the_store_and_writes_nothing(network: Works
     )
     result = breadcrumbs(network, "follow-up", "--dry-run", "--no-prefect")
     assert result.exit_code == 0, result.output
-    assert "dry run" in result.stdout and "would send" in result.stdout
+    assert "dry run" in result.stdout and "would write" in result.stdout
     assert "cy@example.com" in result.stdout
     assert sql(network, "SELECT name FROM contacts WHERE email = 'cy@example.com'") == [
         ("Cy Park",)
@@ -144,7 +144,7 @@ def test_due_json_lists_due_waiting_and_going_cold(network: Workspace) -> None:
         "referred by Ann Lee, never contacted",
     }
     assert [(w["to"], w["why"]) for w in data["waiting"]] == [("hal@example.com", "opted out")]
-    assert [(c["name"], c["days"]) for c in data["going_cold"]] == [("Bob Stone", None)]
+    assert data["going_cold"] == []  # Bob is due an intro: written to, not called
     assert ledger(network) == {}  # listing what is due changes nothing
 
 
@@ -155,7 +155,7 @@ def test_due_in_words_says_what_and_why(network: Workspace) -> None:
     assert "Due now (2):" in result.stdout
     assert "[intro:e:bob@example.com]" in result.stdout
     assert "Hal Moss: opted out" in result.stdout
-    assert "Bob Stone bob@example.com: never contacted" in result.stdout
+    assert "Going cold: call these people (0):" in result.stdout
 
 
 def test_preview_shows_headers_and_body_before_and_after_delivery(network: Workspace) -> None:

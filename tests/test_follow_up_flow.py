@@ -116,7 +116,7 @@ def test_the_follow_up_flow_dry_run_syncs_but_records_and_writes_nothing(
     assert outbox(workspace) == []
     assert state.state_details.flow_run_id is not None
     rows = table_of(artifacts_of(state.state_details.flow_run_id)["follow-up-emails"])
-    assert sorted(r["state"] for r in rows) == ["waiting", "would send", "would send"]
+    assert sorted(r["state"] for r in rows) == ["waiting", "would write", "would write"]
 
 
 @pytest.mark.prefect

@@ -1,0 +1,150 @@
+"""The newcomer's path (issue 10), through the `breadcrumbs` command as a new user types it:
+words that say what happened, a profile mistake explained, a plain-text part without
+Markdown's trailing spaces, and outbox files named after their recipient."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from breadcrumbs.cli import app
+from breadcrumbs.settings import Workspace
+from tests.follow_up_support import outbox, read_message, text_of, write_profile, write_sheet
+
+runner = CliRunner()
+
+PEOPLE = """
+    email,name,company,phone
+    ann@example.com,Ann Lee,Acme,
+    not-an-email,Nora Noemail,Initech,
+    renee@example.com,Renée Lefèvre,Globex,
+"""
+TALKS = """
+    date,contact,kind,topic,notes,referrals
+    2026-11-24,ann@example.com,coffee,dbt at Acme,,Carla Gómez
+    2026-11-24,Nobody Known,call,,,
+"""
+
+
+@pytest.fixture(autouse=True)
+def plain_path(monkeypatch: pytest.MonkeyPatch, today: str) -> None:
+    """The plain path (no Prefect server), on 2026-11-25."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+
+
+def breadcrumbs(workspace: Workspace, *args: str) -> Result:
+    # A wide terminal, so that rich neither wraps paths nor cuts cells short.
+    return runner.invoke(app, [*args, "--workspace", str(workspace.root)], env={"COLUMNS": "250"})
+
+
+@pytest.fixture
+def network(workspace: Workspace) -> Workspace:
+    """Ann (coffee yesterday, referred Carla, who has no address or phone yet), Nora (an
+    invalid email: kept, never mailed), Renée, and a conversation with nobody known."""
+    write_profile(workspace)
+    write_sheet(workspace, PEOPLE, TALKS)
+    return workspace
+
+
+def synced(workspace: Workspace) -> Result:
+    result = breadcrumbs(workspace, "sync", str(workspace.root / "sheet"))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_sync_counts_refused_rows_apart_from_people_kept_with_a_warning(
+    network: Workspace,
+) -> None:
+    """Nora, kept with an invalid email, is a warning; only the unknown contact's row is
+    refused; and one of a thing is not "1 referrals"."""
+    out = synced(network).stdout
+    assert "loaded: 4 contacts (1 created from referrals), 1 conversation, 1 referral, " in out
+    assert "0 prospects" in out
+    assert "merged: 0 duplicate rows" in out
+    assert "refused: 1 row\n    1 × unknown contact" in out
+    assert "loaded with a warning: 1\n    1 × invalid email" in out
+    assert "rejected" not in out
+
+
+def test_rejects_says_in_words_what_became_of_each_row(network: Workspace) -> None:
+    """No unexplained `[cell]`: the line says the row loaded without that value."""
+    synced(network)
+    lines = breadcrumbs(network, "rejects").stdout.splitlines()
+    assert any(
+        line.startswith("contacts.csv row 3, column email: 'not-an-email': invalid email")
+        and line.endswith("(the row loaded without this value)")
+        for line in lines
+    ), lines
+    assert any(
+        line.startswith("interactions.csv row 3, column contact") and "(row not loaded)" in line
+        for line in lines
+    ), lines
+    assert not any(line.endswith("]") for line in lines), lines
+
+
+def test_a_dry_run_to_the_outbox_says_would_write(network: Workspace) -> None:
+    """Nothing is ever sent in the outbox mode: the dry run says "would write"."""
+    synced(network)
+    result = breadcrumbs(network, "follow-up", "--dry-run", "--no-prefect")
+    assert result.exit_code == 0, result.output
+    assert "would write" in result.stdout
+    assert "would send" not in result.stdout
+
+
+def test_a_person_due_an_intro_is_not_also_on_the_call_list(workspace: Workspace) -> None:
+    """Bob, referred and due an intro, is written to, not listed to call; Carla (no email,
+    no phone) is listed to call, without a stray space before the colon."""
+    write_profile(workspace)
+    write_sheet(
+        workspace,
+        "email,name\nann@example.com,Ann Lee",
+        "date,contact,kind,topic,notes,referrals\n"
+        "2026-11-24,ann@example.com,coffee,,,Bob Stone <bob@example.com>; Carla Gómez",
+    )
+    synced(workspace)
+    due = breadcrumbs(workspace, "due").stdout
+    assert "intro     Bob Stone <bob@example.com>" in due
+    calls = due.split("Going cold: call these people")[1]
+    assert "Bob Stone" not in calls
+    assert "  Carla Gómez: never contacted" in calls
+    dry = breadcrumbs(workspace, "follow-up", "--dry-run", "--no-prefect", "--no-sync").stdout
+    assert "Call these people (going cold): Carla Gómez" in dry
+    assert "Bob Stone" not in dry.split("Call these people")[1]
+
+
+@pytest.mark.parametrize("typed", ["Renee Lefevre", "renée LEFÈVRE", "renee"])
+def test_trail_finds_a_name_whatever_its_accents_and_case(network: Workspace, typed: str) -> None:
+    """ "Renee Lefevre" is Renée Lefèvre."""
+    synced(network)
+    result = breadcrumbs(network, "trail", typed)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "Renée Lefèvre"
+
+
+def test_trail_of_a_misspelt_name_suggests_the_closest(network: Workspace) -> None:
+    """No one is called "Rene Lefebvre": say so, and suggest Renée Lefèvre."""
+    synced(network)
+    result = breadcrumbs(network, "trail", "Rene Lefebvre")
+    assert result.exit_code == 1
+    assert "no contact named 'Rene Lefebvre'; did you mean Renée Lefèvre?" in result.stderr
+
+
+def test_the_text_part_has_no_trailing_spaces_but_the_html_keeps_its_line_breaks(
+    network: Workspace,
+) -> None:
+    """Markdown's two-space line breaks in the signature: gone from the text part, <br />
+    in the HTML part."""
+    synced(network)
+    assert breadcrumbs(network, "follow-up", "--no-prefect", "--no-sync").exit_code == 0
+    (ann,) = [p for p in outbox(network) if "Ann Lee" in read_message(p)["To"]]
+    text = text_of(read_message(ann))
+    assert "Jordan Rivera\njordan@example.com\n614-555-0100" in text
+    assert [line for line in text.splitlines() if line != line.rstrip()] == []
+    preview = breadcrumbs(network, "preview", "--html", _key_of(network, "ann@example.com"))
+    assert "Jordan Rivera<br />" in preview.stdout
+
+
+def _key_of(workspace: Workspace, email: str) -> str:
+    from tests.follow_up_support import sql
+
+    return str(sql(workspace, "SELECT key FROM messages WHERE email = ?", [email])[0][0])
