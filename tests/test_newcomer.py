@@ -148,3 +148,29 @@ def _key_of(workspace: Workspace, email: str) -> str:
     from tests.follow_up_support import sql
 
     return str(sql(workspace, "SELECT key FROM messages WHERE email = ?", [email])[0][0])
+
+
+def test_a_misspelt_profile_key_is_named_with_the_likely_one(workspace: Workspace) -> None:
+    """`phnoe` in [me]: "unknown key `phnoe` in [me]; did you mean `phone`?"."""
+    write_profile(workspace)
+    text = workspace.profile_path.read_text(encoding="utf-8")
+    workspace.profile_path.write_text(text.replace("phone =", "phnoe ="), encoding="utf-8")
+    result = breadcrumbs(workspace, "profile", "check")
+    assert result.exit_code == 1
+    assert "unknown key `phnoe` in [me]; did you mean `phone`?" in result.stderr
+    assert "Extra inputs" not in result.stderr
+
+
+def test_an_unquoted_profile_value_gets_the_parsers_message_and_the_fix(
+    workspace: Workspace,
+) -> None:
+    """`name = Jordan Rivera`: the parser's words, and the line written with quotes."""
+    write_profile(workspace)
+    text = workspace.profile_path.read_text(encoding="utf-8")
+    workspace.profile_path.write_text(
+        text.replace('name = "Jordan Rivera"', "name = Jordan Rivera"), encoding="utf-8"
+    )
+    result = breadcrumbs(workspace, "due")
+    assert result.exit_code == 1
+    assert "Invalid value (at line 2, column 8)" in result.stderr
+    assert 'text needs quotes: write line 2 as name = "Jordan Rivera"' in result.stderr
