@@ -4,6 +4,8 @@ Markdown's trailing spaces, and outbox files named after their recipient."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from typer.testing import CliRunner, Result
 
@@ -174,3 +176,25 @@ def test_an_unquoted_profile_value_gets_the_parsers_message_and_the_fix(
     assert result.exit_code == 1
     assert "Invalid value (at line 2, column 8)" in result.stderr
     assert 'text needs quotes: write line 2 as name = "Jordan Rivera"' in result.stderr
+
+
+def test_outbox_files_are_named_after_their_recipient_and_kind(workspace: Workspace) -> None:
+    """`2026-11-25 thank-you Ann Lee (…).eml`, `2026-11-25 intro Bob Stone (…).eml`: the
+    contact's name, whatever the key holds (a conversation's hash, an address)."""
+    write_profile(workspace)
+    write_sheet(
+        workspace,
+        "email,name\nann@example.com,Ann Lee\nrenee@example.com,Renée Lefèvre",
+        "date,contact,kind,topic,notes,referrals\n"
+        "2026-11-24,ann@example.com,coffee,,,Bob Stone <bob@example.com>\n"
+        "2026-11-23,renee@example.com,call,,,",
+    )
+    synced(workspace)
+    result = breadcrumbs(workspace, "follow-up", "--no-prefect", "--no-sync")
+    assert result.exit_code == 0, result.output
+    names = sorted(re.sub(r" \([0-9a-f]{8}\)\.eml$", "", p.name) for p in outbox(workspace))
+    assert names == [
+        "2026-11-25 intro Bob Stone",
+        "2026-11-25 thank-you Ann Lee",
+        "2026-11-25 thank-you Renée Lefèvre",
+    ]
