@@ -30,8 +30,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+# A list, so that `-w A -w B` is seen as the conflict it is rather than silently B. The
+# option is taken before the command too (`breadcrumbs -w DIR sync`): see _options.
 WorkspaceOpt = Annotated[
-    Path | None,
+    list[Path] | None,
     typer.Option(
         "--workspace",
         "-w",
@@ -49,10 +51,41 @@ PrefectOpt = Annotated[
 ]
 
 
-def _workspace(path: Path | None) -> Any:
+# `--workspace` given before the command, set by _options on every invocation.
+_before_command: list[Path] = []
+
+
+@app.callback()
+def _options(workspace: WorkspaceOpt = None) -> None:
+    # No docstring: the app's own help stays the one shown by `breadcrumbs --help`.
+    _before_command[:] = workspace or []
+
+
+def _workspace(*given: list[Path] | Path | None, default: Path | None = None) -> Any:
+    """The workspace this command reads or writes, named on stderr so the user always knows
+    which one it was. Given before or after the command, or both; two different are an error."""
     from breadcrumbs.settings import resolve_workspace
 
-    return resolve_workspace(path)
+    named: list[Path] = list(_before_command)
+    for value in given:
+        named += value if isinstance(value, list) else [value] if value is not None else []
+    chosen = list(dict.fromkeys(resolve_workspace(p).root for p in named))
+    if len(chosen) > 1:
+        _fail(BreadcrumbsError(f"two workspaces given: {' and '.join(map(str, chosen))}; give one"))
+    ws = resolve_workspace(chosen[0] if chosen else default)
+    typer.echo(f"workspace: {ws.root}", err=True)
+    return ws
+
+
+def _command(ws: Any, command: str) -> str:
+    """A command to run next, with the workspace when it is not the default one."""
+    from shlex import quote
+
+    from breadcrumbs.settings import resolve_workspace
+
+    if ws.root == resolve_workspace().root:
+        return f"breadcrumbs {command}"
+    return f"breadcrumbs {command} -w {quote(str(ws.root))}"
 
 
 def _use_prefect(flag: bool | None) -> bool:
@@ -77,13 +110,13 @@ def init(
     """Create a workspace with a commented profile.toml to fill in."""
     from breadcrumbs.workspace import init_workspace
 
-    ws = _workspace(folder or workspace)
+    ws = _workspace(folder, workspace)
     created = init_workspace(ws)
     for path in created:
         typer.echo(f"created {path}")
     if not created:
         typer.echo(f"{ws.root} is already a workspace; nothing changed")
-    typer.echo(f"next: fill in {ws.profile_path}, then `breadcrumbs sync SOURCE`")
+    typer.echo(f"next: fill in {ws.profile_path}, then `{_command(ws, 'sync SOURCE')}`")
 
 
 @app.command()
@@ -105,16 +138,25 @@ def sync(
 ) -> None:
     """Read your spreadsheet into the workspace's database; show what was refused and why."""
     try:
-        ws = _workspace(workspace)
         if sample:
+            from breadcrumbs.settings import demo_workspace
             from breadcrumbs.workspace import install_sample
 
+            ws = _workspace(workspace, default=demo_workspace().root)
             source = str(install_sample(ws))
+        else:
+            ws = _workspace(workspace)
         report = _run_sync(ws, source, _use_prefect(prefect))
     except BreadcrumbsError as exc:
         _fail(exc)
         return
-    _print_sync(report)
+    _print_sync(report, ws)
+    if sample:
+        typer.echo(
+            f"This demo has a workspace of its own, {ws.root}: next, "
+            f"`{_command(ws, 'follow-up --no-sync')}`. Your own network starts with "
+            "`breadcrumbs init`."
+        )
 
 
 def _run_sync(ws: Any, source: str | None, prefect: bool) -> Any:
@@ -131,7 +173,7 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _print_sync(report: Any) -> None:
+def _print_sync(report: Any, ws: Any) -> None:
     c = report.counts
     typer.echo(f"synced {report.source}")
     typer.echo(
@@ -149,7 +191,7 @@ def _print_sync(report: Any) -> None:
         for reason, count in notices.most_common():
             typer.echo(f"    {count} × {reason}")
     if report.rejects:
-        typer.echo("  see them with `breadcrumbs rejects`")
+        typer.echo(f"  see them with `{_command(ws, 'rejects')}`")
 
 
 # Cells a spreadsheet would run as a formula (CWE-1236): prefixed with ' when exported.
@@ -306,7 +348,7 @@ def _follow_up_direct(ws: Any, mode: str, limit: int | None, dry_run: bool, no_s
     from breadcrumbs.sync import run_sync
 
     if not no_sync:
-        _print_sync(run_sync(ws))
+        _print_sync(run_sync(ws), ws)
     bars: list[Any] = []
 
     def progress(done: int, total: int) -> None:
@@ -343,7 +385,9 @@ def _print_follow_up(report: Any, ws: Any) -> None:
             table.add_row(o.to, o.kind, o.subject, o.state, why)
         console.print(table)
         if len(report.outcomes) > shown:
-            console.print(f"... and {len(report.outcomes) - shown} more: `breadcrumbs status`")
+            console.print(
+                f"... and {len(report.outcomes) - shown} more: `{_command(ws, 'status')}`"
+            )
         states = Counter(o.state for o in report.outcomes)
         console.print(", ".join(f"{n} {state}" for state, n in states.most_common()))
     else:
@@ -351,7 +395,7 @@ def _print_follow_up(report: Any, ws: Any) -> None:
     if report.mode == "outbox" and any(o.state == "written" for o in report.outcomes):
         console.print(f"Emails are in {ws.outbox}: open one in your mail program to send it.")
     if report.waiting:
-        console.print(f"{len(report.waiting)} waiting or skipped: see `breadcrumbs due`.")
+        console.print(f"{len(report.waiting)} waiting or skipped: see `{_command(ws, 'due')}`.")
     if report.cold:
         names = ", ".join(c.name for c in report.cold[:8])
         more = f" and {len(report.cold) - 8} more" if len(report.cold) > 8 else ""

@@ -5,13 +5,22 @@ Markdown's trailing spaces, and outbox files named after their recipient."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from breadcrumbs.cli import app
+from breadcrumbs.profile import TEMPLATE_PATH
 from breadcrumbs.settings import Workspace
-from tests.follow_up_support import outbox, read_message, text_of, write_profile, write_sheet
+from tests.follow_up_support import (
+    outbox,
+    read_message,
+    sql,
+    text_of,
+    write_profile,
+    write_sheet,
+)
 
 runner = CliRunner()
 
@@ -147,8 +156,6 @@ def test_the_text_part_has_no_trailing_spaces_but_the_html_keeps_its_line_breaks
 
 
 def _key_of(workspace: Workspace, email: str) -> str:
-    from tests.follow_up_support import sql
-
     return str(sql(workspace, "SELECT key FROM messages WHERE email = ?", [email])[0][0])
 
 
@@ -198,3 +205,125 @@ def test_outbox_files_are_named_after_their_recipient_and_kind(workspace: Worksp
         "2026-11-25 thank-you Ann Lee",
         "2026-11-25 thank-you Renée Lefèvre",
     ]
+
+
+def home_invoke(home: Path, *args: str) -> Result:
+    """`breadcrumbs ARGS` with BREADCRUMBS_HOME=home: the default workspace of a new user."""
+    return runner.invoke(app, list(args), env={"BREADCRUMBS_HOME": str(home), "COLUMNS": "250"})
+
+
+def test_the_demo_runs_in_a_workspace_of_its_own_and_init_then_starts_afresh(
+    tmp_path: Path,
+) -> None:
+    """`sync --sample` with no workspace runs in <home>/demo and says so; `init` afterwards
+    creates the default workspace with the blank profile, not the sample's."""
+    home = tmp_path / "home"
+    demo = home_invoke(home, "sync", "--sample")
+    assert demo.exit_code == 0, demo.output
+    assert f"workspace: {home / 'demo'}" in demo.stderr
+    assert f"This demo has a workspace of its own, {home / 'demo'}" in demo.stdout
+    assert f"`breadcrumbs follow-up --no-sync -w {home / 'demo'}`" in demo.stdout
+    assert not (home / "breadcrumbs.duckdb").exists()
+    assert not (home / "profile.toml").exists()
+
+    init = home_invoke(home, "init")
+    assert init.exit_code == 0, init.output
+    assert f"created {home / 'profile.toml'}" in init.stdout
+    assert (home / "profile.toml").read_bytes() == TEMPLATE_PATH.read_bytes()
+    assert "next: fill in" in init.stdout and "`breadcrumbs sync SOURCE`" in init.stdout
+
+
+def test_sync_sample_refuses_a_workspace_that_holds_the_users_network(
+    network: Workspace,
+) -> None:
+    """`sync --sample -w MINE` after MINE synced a sheet: refused, and nothing changes."""
+    synced(network)
+    before = sql(network, "SELECT name FROM contacts ORDER BY name")
+    result = breadcrumbs(network, "sync", "--sample")
+    assert result.exit_code == 1
+    assert "holds your own network" in result.stderr
+    assert "the demo runs in a workspace of its own" in result.stderr
+    assert sql(network, "SELECT name FROM contacts ORDER BY name") == before
+    assert not (network.root / "sample").exists()
+    follow = breadcrumbs(network, "follow-up", "--dry-run", "--no-prefect")
+    assert "Jordan Rivera" not in follow.stdout and "example.com" in follow.stdout
+
+
+def test_sync_sample_refuses_a_workspace_with_the_users_own_profile(workspace: Workspace) -> None:
+    """A profile the user filled in, before any sync: the demo would sign as them. Refused."""
+    write_profile(workspace)
+    result = breadcrumbs(workspace, "sync", "--sample")
+    assert result.exit_code == 1
+    assert "is your own profile" in result.stderr
+    assert not workspace.db_path.exists()
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_the_workspace_option_works_before_and_after_the_command(
+    network: Workspace, where: str
+) -> None:
+    """`breadcrumbs --workspace X sync` and `breadcrumbs sync -w X` sync the same workspace."""
+    option = ["--workspace", str(network.root)]
+    command = ["sync", str(network.root / "sheet")]
+    args = option + command if where == "before" else [*command, "-w", str(network.root)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"workspace: {network.root}" in result.stderr
+    assert sql(network, "SELECT count(*) FROM contacts") == [(4,)]
+
+
+COMMANDS = [
+    ["init"],
+    ["sync"],
+    ["rejects"],
+    ["trail", "Ann Lee"],
+    ["follow-up", "--dry-run", "--no-prefect"],
+    ["due"],
+    ["preview", "intro:e:nobody@example.com"],
+    ["status"],
+    ["opt-out", "nobody@example.com", "--undo"],
+    ["skip", "intro:e:nobody@example.com"],
+    ["profile", "check"],
+    ["auth", "--no-browser"],
+    ["touches"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(c[:2]) for c in COMMANDS])
+def test_every_command_names_the_workspace_it_reads_or_writes(
+    network: Workspace, args: list[str]
+) -> None:
+    """Whatever it does, and whether it succeeds or not, it says which workspace."""
+    synced(network)
+    result = breadcrumbs(network, *args)
+    assert f"workspace: {network.root}\n" in result.stderr, result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["init", "{a}", "-w", "{b}"],
+        ["--workspace", "{a}", "init", "{b}"],
+        ["--workspace", "{a}", "status", "-w", "{b}"],
+        ["status", "-w", "{a}", "-w", "{b}"],
+    ],
+    ids=["init A -w B", "-w A init B", "-w A status -w B", "status -w A -w B"],
+)
+def test_two_different_workspaces_are_an_error(tmp_path: Path, args: list[str]) -> None:
+    """Never silently one of them: exit 1, both named, neither created."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    result = runner.invoke(app, [x.format(a=a, b=b) for x in args])
+    assert result.exit_code == 1
+    assert f"two workspaces given: {a} and {b}" in result.stderr
+    assert not a.exists() and not b.exists()
+
+
+def test_init_in_a_folder_ends_with_a_next_step_in_that_workspace(tmp_path: Path) -> None:
+    """`init ~/mine` says `breadcrumbs sync SOURCE -w ~/mine`, never the default workspace."""
+    mine = tmp_path / "my network"
+    result = home_invoke(tmp_path / "home", "init", str(mine))
+    assert result.exit_code == 0, result.output
+    assert f"then `breadcrumbs sync SOURCE -w '{mine}'`" in result.stdout
+    again = home_invoke(tmp_path / "home", "init", str(mine), "-w", str(mine))
+    assert again.exit_code == 0, again.output
+    assert "already a workspace" in again.stdout

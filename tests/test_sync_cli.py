@@ -82,7 +82,7 @@ def test_sync_of_an_unreadable_source_exits_2_and_changes_nothing(
         bad.write_bytes(content)
     result = breadcrumbs(workspace, "sync", str(bad))
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: ")
+    assert "\nerror: " in result.stderr  # after the line naming the workspace
     assert name in result.stderr
     assert "Traceback" not in result.output
     assert dump(workspace) == before
