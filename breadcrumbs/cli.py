@@ -12,7 +12,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
@@ -511,28 +511,44 @@ def _readable(raw: bytes, html: bool) -> str:
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Every email, not only the newest 50")
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Show the ledger: emails by state, and the failures with their reasons."""
+    """Show the ledger: how many emails in each state, then every email, newest first."""
+    from breadcrumbs import clock
     from breadcrumbs.store.database import open_store
     from breadcrumbs.store.ledger import status as ledger_status
 
     try:
         with open_store(_workspace(workspace)) as con:
-            data = ledger_status(con)
+            data = ledger_status(con, None if show_all else 50)
     except BreadcrumbsError as exc:
         _fail(exc)
         return
     if as_json:
         typer.echo(_json(data))
         return
-    counts: dict[str, int] = data["counts"]  # type: ignore[assignment]
+    counts = cast(dict[str, int], data["counts"])
+    emails = cast(list[dict[str, Any]], data["emails"])
+    total = cast(int, data["total"])
     if not counts:
         typer.echo("The ledger is empty: no email has been planned yet.")
-    for state, count in counts.items():
-        typer.echo(f"{state:10} {count}")
-    for problem in data["problems"]:  # type: ignore[attr-defined]
-        typer.echo(f"  {problem['state']}: {problem['to']} [{problem['key']}]: {problem['reason']}")
+        return
+    by_state = ", ".join(f"{n} {state}" for state, n in counts.items())
+    typer.echo(f"{_plural(total, 'email')}: {by_state}")
+    for e in emails:
+        day = clock.local(e["planned_at"]).date().isoformat() if e["planned_at"] else ""
+        who = f"{e['name']} <{e['to']}>" if e["name"] else e["to"]
+        why = f": {e['reason']}" if e["reason"] and e["state"] not in DELIVERED_STATES else ""
+        typer.echo(f"  {day} {e['state']:8} {e['kind']:9} {who}  {e['subject']}{why}")
+    if len(emails) < total:
+        typer.echo(f"the newest {len(emails)} of {total}: `--all` shows every one")
+
+
+# A delivered email's reason is its file name or provider id: not worth a line.
+DELIVERED_STATES = ("sent", "drafted", "written")
 
 
 @app.command("opt-out")

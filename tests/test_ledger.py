@@ -314,7 +314,8 @@ def test_status_counts_the_ledger_by_state_and_lists_the_problems(
     with open_store(workspace) as con:
         summary = status(con)
     assert summary["counts"] == {"failed": 1, "written": 2}
-    [problem] = cast(list[dict[str, object]], summary["problems"])
+    listed = cast(list[dict[str, object]], summary["emails"])
+    [problem] = [e for e in listed if e["state"] == "failed"]
     assert problem["key"] == emails[0].key
     assert problem["reason"] == "skipped by the user"
     assert not (workspace.outbox / file_name(emails[0])).exists()

@@ -4,6 +4,7 @@ Markdown's trailing spaces, and outbox files named after their recipient."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from breadcrumbs.cli import app
 from breadcrumbs.profile import TEMPLATE_PATH
 from breadcrumbs.settings import Workspace
 from tests.follow_up_support import (
+    INTERACTIONS_HEADER,
     outbox,
     read_message,
     sql,
@@ -327,3 +329,35 @@ def test_init_in_a_folder_ends_with_a_next_step_in_that_workspace(tmp_path: Path
     again = home_invoke(tmp_path / "home", "init", str(mine), "-w", str(mine))
     assert again.exit_code == 0, again.output
     assert "already a workspace" in again.stdout
+
+
+def test_status_shows_every_email_newest_first_under_the_counts(workspace: Workspace) -> None:
+    """55 thank-yous over two runs: the counts, then the newest 50 (the second run's), and
+    how to see the rest; `--all` shows all 55, the first run's last; `--json` the same."""
+    write_profile(workspace)
+    people = "".join(f"p{n:02}@example.com,Person {n:02}\n" for n in range(55))
+    talks = "".join(f"2026-11-24,p{n:02}@example.com,call,,,\n" for n in range(55))
+    write_sheet(workspace, "email,name\n" + people, INTERACTIONS_HEADER + "\n" + talks)
+    synced(workspace)
+    run = ["follow-up", "--no-prefect", "--no-sync"]
+    assert breadcrumbs(workspace, *run, "--limit", "5").exit_code == 0
+    first_run = {f"Person {r[0][1:3]}" for r in sql(workspace, "SELECT email FROM messages")}
+    assert breadcrumbs(workspace, *run).exit_code == 0
+
+    lines = breadcrumbs(workspace, "status").stdout.splitlines()
+    assert lines[0] == "55 emails: 55 written"
+    shown = lines[1:-1]
+    assert len(shown) == 50
+    assert all(re.match(r"  2026-11-25 written  thank-you Person \d\d <p", s) for s in shown)
+    assert not any(name in line for line in shown for name in first_run)
+    assert lines[-1] == "the newest 50 of 55: `--all` shows every one"
+
+    every = breadcrumbs(workspace, "status", "--all").stdout.splitlines()[1:]
+    assert len(every) == 55
+    assert {line.split(" <")[0][-9:] for line in every[-5:]} == first_run
+
+    data = json.loads(breadcrumbs(workspace, "status", "--json", "--all").stdout)
+    assert data["counts"] == {"written": 55} and len(data["emails"]) == 55
+    stamps = [e["planned_at"] for e in data["emails"]]
+    assert stamps == sorted(stamps, reverse=True)
+    assert {e["name"] for e in data["emails"][-5:]} == first_run
