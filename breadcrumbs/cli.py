@@ -11,14 +11,17 @@ import json
 import os
 import sys
 from collections import Counter
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import typer
 
+from breadcrumbs.cli_help import Commands
 from breadcrumbs.errors import BreadcrumbsError
 
 app = typer.Typer(
+    cls=Commands,
     name="breadcrumbs",
     help=(
         "Keep your job-search networking from slipping: sync your contacts sheet, then let "
@@ -38,6 +41,7 @@ WorkspaceOpt = Annotated[
         "--workspace",
         "-w",
         help="Workspace folder (env BREADCRUMBS_HOME; default: data/ of the checkout)",
+        metavar="DIR",
         show_default=False,
     ),
 ]
@@ -293,8 +297,21 @@ def _no_contact(con: Any, name: str) -> str:
     return f"no contact named {name!r}; try their email"
 
 
+class Mode(StrEnum):
+    """How follow-up delivers: an Enum, so that --help lists the choices and a typo is refused."""
+
+    outbox = "outbox"
+    drafts = "drafts"
+    send = "send"
+
+
+class GmailMode(StrEnum):
+    drafts = "drafts"
+    send = "send"
+
+
 ModeOpt = Annotated[
-    str,
+    Mode,
     typer.Option(
         "--mode",
         "-m",
@@ -306,7 +323,7 @@ ModeOpt = Annotated[
 
 @app.command("follow-up")
 def follow_up(
-    mode: ModeOpt = "outbox",
+    mode: ModeOpt = Mode.outbox,
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", help="Deliver at most this many new emails")
     ] = None,
@@ -321,9 +338,7 @@ def follow_up(
     prefect: PrefectOpt = None,
 ) -> None:
     """Sync, then write the thank-yous and intros due now, each exactly once."""
-    if mode not in ("outbox", "drafts", "send"):
-        _fail(BreadcrumbsError(f"unknown mode {mode!r}: choose outbox, drafts or send"))
-    if mode == "send" and not dry_run and not yes:
+    if mode is Mode.send and not dry_run and not yes:
         if not sys.stdin.isatty():
             _fail(BreadcrumbsError("--mode send sends real email: add --yes to confirm"))
         typer.confirm("Send the due emails through Gmail now?", abort=True)
@@ -333,10 +348,14 @@ def follow_up(
             from breadcrumbs.flows.follow_up_flow import follow_up as flow
 
             report = flow(
-                workspace=str(ws.root), mode=mode, limit=limit, dry_run=dry_run, sync=not no_sync
+                workspace=str(ws.root),
+                mode=mode.value,
+                limit=limit,
+                dry_run=dry_run,
+                sync=not no_sync,
             )
         else:
-            report = _follow_up_direct(ws, mode, limit, dry_run, no_sync)
+            report = _follow_up_direct(ws, mode.value, limit, dry_run, no_sync)
     except BreadcrumbsError as exc:
         _fail(exc)
         return
@@ -586,7 +605,9 @@ def skip(
     typer.echo(f"{key}: skipped; it will not be due again")
 
 
-profile_app = typer.Typer(help="Check the profile that signs your emails.", no_args_is_help=True)
+profile_app = typer.Typer(
+    cls=Commands, help="Check the profile that signs your emails.", no_args_is_help=True
+)
 app.add_typer(profile_app, name="profile")
 
 
@@ -613,8 +634,8 @@ def profile_check(workspace: WorkspaceOpt = None) -> None:
 @app.command()
 def auth(
     mode: Annotated[
-        str, typer.Option("--mode", "-m", help="What you will do: drafts or send")
-    ] = "drafts",
+        GmailMode, typer.Option("--mode", "-m", help="What you will do: drafts or send")
+    ] = GmailMode.drafts,
     sheets: Annotated[bool, typer.Option("--sheets", help="Also read a Google Sheet")] = False,
     sheets_write: Annotated[
         bool,
@@ -637,12 +658,10 @@ def auth(
     from breadcrumbs.google.auth import DEFAULT_AUTH_PORT, Needs, run_auth, scopes_for
     from breadcrumbs.profile import load_profile
 
-    if mode not in ("drafts", "send"):
-        _fail(BreadcrumbsError(f"unknown mode {mode!r}: choose drafts or send"))
     try:
         ws = _workspace(workspace)
         needs = Needs(
-            mode=mode,  # type: ignore[arg-type]
+            mode=mode.value,
             mailbox_touches=touches,
             sheets=sheets or sheets_write,
             sheets_write_back=sheets_write,

@@ -125,8 +125,8 @@ def test_follow_up_in_send_mode_without_yes_or_a_terminal_refuses(network: Works
 def test_follow_up_refuses_an_unknown_mode(network: Workspace) -> None:
     """A typo in --mode is an error, not a silent outbox run."""
     result = breadcrumbs(network, "follow-up", "--mode", "smtp", "--no-prefect")
-    assert result.exit_code == 1
-    assert "unknown mode 'smtp'" in result.output
+    assert result.exit_code == 2
+    assert "'smtp' is not one of 'outbox', 'drafts', 'send'" in result.output
 
 
 def test_due_json_lists_due_waiting_and_going_cold(network: Workspace) -> None:

@@ -361,3 +361,27 @@ def test_status_shows_every_email_newest_first_under_the_counts(workspace: Works
     stamps = [e["planned_at"] for e in data["emails"]]
     assert stamps == sorted(stamps, reverse=True)
     assert {e["name"] for e in data["emails"][-5:]} == first_run
+
+
+TYPE_NOISE = re.compile(r"<(bool|str|int|float|path|Path|list\[[^\]]*\])>|\{\w+\}")
+
+
+def test_help_shows_no_type_placeholders_and_lists_the_modes() -> None:
+    """`--help` of the program and of every command: no `<bool>`, `<str>` or `{key}`;
+    arguments in capitals; --mode lists outbox, drafts and send."""
+    import typer
+
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    names = group.list_commands(typer.Context(group))
+    pages = {
+        name: runner.invoke(app, [*name.split(), "--help"], env={"COLUMNS": "250"})
+        for name in ["", *names, "profile check"]
+    }
+    for name, page in pages.items():
+        assert page.exit_code == 0, (name, page.output)
+        assert not TYPE_NOISE.search(page.stdout), (name, TYPE_NOISE.search(page.stdout))
+    assert "outbox|drafts|send" in pages["follow-up"].stdout
+    assert "drafts|send" in pages["auth"].stdout
+    assert "Usage: breadcrumbs preview [OPTIONS] KEY" in pages["preview"].stdout
+    assert "Usage: breadcrumbs init [OPTIONS] [FOLDER]" in pages["init"].stdout
