@@ -561,7 +561,7 @@ def status(
         day = clock.local(e["planned_at"]).date().isoformat() if e["planned_at"] else ""
         who = f"{e['name']} <{e['to']}>" if e["name"] else e["to"]
         why = f": {e['reason']}" if e["reason"] and e["state"] not in DELIVERED_STATES else ""
-        typer.echo(f"  {day} {e['state']:8} {e['kind']:9} {who}  {e['subject']}{why}")
+        typer.echo(f"  {day} {e['state']:9} {e['kind']:9} {who}  {e['subject']}{why}")
     if len(emails) < total:
         typer.echo(f"the newest {len(emails)} of {total}: `--all` shows every one")
 

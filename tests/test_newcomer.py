@@ -348,7 +348,7 @@ def test_status_shows_every_email_newest_first_under_the_counts(workspace: Works
     assert lines[0] == "55 emails: 55 written"
     shown = lines[1:-1]
     assert len(shown) == 50
-    assert all(re.match(r"  2026-11-25 written  thank-you Person \d\d <p", s) for s in shown)
+    assert all(re.match(r"  2026-11-25 written   thank-you Person \d\d <p", s) for s in shown)
     assert not any(name in line for line in shown for name in first_run)
     assert lines[-1] == "the newest 50 of 55: `--all` shows every one"
 
