@@ -142,6 +142,15 @@ def test_trail_of_a_misspelt_name_suggests_the_closest(network: Workspace) -> No
     assert "no contact named 'Rene Lefebvre'; did you mean Renée Lefèvre?" in result.stderr
 
 
+def test_trail_of_a_name_several_share_lists_them(workspace: Workspace) -> None:
+    """ "Lee" is Ann Lee and Bo Lee: say which, rather than "no single contact matches"."""
+    write_sheet(workspace, "email,name\nann@example.com,Ann Lee\nbo@example.com,Bo Lee")
+    synced(workspace)
+    result = breadcrumbs(workspace, "trail", "lee")
+    assert result.exit_code == 1
+    assert "2 contacts match 'lee': Ann Lee, Bo Lee; be more precise" in result.stderr
+
+
 def test_the_text_part_has_no_trailing_spaces_but_the_html_keeps_its_line_breaks(
     network: Workspace,
 ) -> None:
