@@ -239,9 +239,8 @@ def rejects(
         return
     for file, row, column, value, reason, severity in rows:
         shown = repr(value[:60]) if value else "(empty)"
-        typer.echo(
-            f"{file} row {row}, column {column}: {shown}: {reason} ({_OUTCOME.get(severity, severity)})"
-        )
+        outcome = _OUTCOME.get(severity, severity)
+        typer.echo(f"{file} row {row}, column {column}: {shown}: {reason} ({outcome})")
 
 
 # What became of a row with a reject, by the reject's severity, in the words `rejects` prints.
