@@ -29,9 +29,20 @@ def init_workspace(workspace: Workspace, profile_from: Path | None = None) -> li
             folder.mkdir(parents=True)
             created.append(folder)
     if not workspace.profile_path.exists():
-        shutil.copyfile(profile_from or TEMPLATE_PATH, workspace.profile_path)
+        if profile_from is None:
+            workspace.profile_path.write_text(blank_profile(), encoding="utf-8")
+        else:
+            shutil.copyfile(profile_from, workspace.profile_path)
         created.append(workspace.profile_path)
     return created
+
+
+def blank_profile() -> str:
+    """The commented template, its timezone set to this machine's zone (issue #8: left at
+    UTC, a user in New York running at 8 pm got tomorrow's date)."""
+    text = TEMPLATE_PATH.read_text(encoding="utf-8")
+    zone = clock.machine_timezone()
+    return text.replace('\ntimezone = ""\n', f'\ntimezone = "{zone}"\n', 1) if zone else text
 
 
 def install_sample(workspace: Workspace) -> Path:
@@ -44,7 +55,7 @@ def install_sample(workspace: Workspace) -> Path:
     init_workspace(workspace, profile_from=SAMPLE_DIR / "profile.toml")
     # A profile still blank from `breadcrumbs init` cannot sign the demo's emails: the
     # sample's own takes its place. One the user has edited is never touched.
-    if workspace.profile_path.read_bytes() == TEMPLATE_PATH.read_bytes():
+    if workspace.profile_path.read_text(encoding="utf-8") in _blank_profiles():
         shutil.copyfile(SAMPLE_DIR / "profile.toml", workspace.profile_path)
     target = sample_folder(workspace)
     if (target / "contacts.csv").exists():
@@ -58,6 +69,11 @@ def install_sample(workspace: Workspace) -> Path:
         else:
             shutil.copyfile(source, target / name)
     return target
+
+
+def _blank_profiles() -> set[str]:
+    """A profile as `breadcrumbs init` writes it, now or before it set the time zone."""
+    return {TEMPLATE_PATH.read_text(encoding="utf-8"), blank_profile()}
 
 
 def sample_folder(workspace: Workspace) -> Path:
@@ -77,9 +93,10 @@ def refuse_a_users_workspace(workspace: Workspace) -> None:
             f"{workspace.root} holds your own network (source {source}): the demo runs in a "
             "workspace of its own; leave out --workspace to run it there"
         )
-    if workspace.profile_path.exists() and workspace.profile_path.read_bytes() not in (
-        TEMPLATE_PATH.read_bytes(),
-        (SAMPLE_DIR / "profile.toml").read_bytes(),
+    untouched = {*_blank_profiles(), (SAMPLE_DIR / "profile.toml").read_text(encoding="utf-8")}
+    if (
+        workspace.profile_path.exists()
+        and workspace.profile_path.read_text(encoding="utf-8") not in untouched
     ):
         raise WorkspaceError(
             f"{workspace.profile_path} is your own profile: the demo runs in a workspace of "

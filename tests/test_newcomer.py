@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from breadcrumbs.cli import app
-from breadcrumbs.profile import TEMPLATE_PATH
 from breadcrumbs.settings import Workspace
+from breadcrumbs.workspace import blank_profile
 from tests.follow_up_support import (
     INTERACTIONS_HEADER,
     outbox,
@@ -240,7 +240,7 @@ def test_the_demo_runs_in_a_workspace_of_its_own_and_init_then_starts_afresh(
     init = home_invoke(home, "init")
     assert init.exit_code == 0, init.output
     assert f"created {home / 'profile.toml'}" in init.stdout
-    assert (home / "profile.toml").read_bytes() == TEMPLATE_PATH.read_bytes()
+    assert (home / "profile.toml").read_text(encoding="utf-8") == blank_profile()
     assert "next: fill in" in init.stdout and "`breadcrumbs sync SOURCE`" in init.stdout
 
 
@@ -297,6 +297,7 @@ COMMANDS = [
     ["profile", "check"],
     ["auth", "--no-browser"],
     ["touches"],
+    ["unbounce", "nobody@example.com"],
 ]
 
 
