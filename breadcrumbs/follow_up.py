@@ -51,6 +51,8 @@ from breadcrumbs.store.ledger import (
 from breadcrumbs.store.roster import withdraw_past_months
 
 Progress = Callable[[int, int], None]
+# What a dry run says of each email, by mode: the outbox never sends anything.
+WOULD = {"outbox": "would write", "drafts": "would draft", "send": "would send"}
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class Outcome:
     to: str
     name: str
     subject: str
-    state: str  # a ledger state, or "skipped" / "would send" (dry run)
+    state: str  # a ledger state, or "skipped" / "would write" (a dry run: see WOULD)
     reason: str = ""
 
 
@@ -338,6 +340,13 @@ def cold_stage(workspace: Workspace, profile: Profile) -> list[Cold]:
         return going_cold(con, clock.today(), profile.etiquette, profile.me.email)
 
 
+def call_list(cold: list[Cold], due: list[Due]) -> list[Cold]:
+    """Going cold, less the people an email is due to now (a referral's intro): a person is
+    written to or called, not both at once."""
+    emailed = {d.contact_id for d in due}
+    return [c for c in cold if c.contact_id not in emailed]
+
+
 def make_mailer(workspace: Workspace, mode: str, profile: Profile) -> Mailer:
     if mode == "outbox":
         from breadcrumbs.deliver.outbox import OutboxMailer
@@ -449,7 +458,7 @@ def run_follow_up(
     if dry_run:
         report.outcomes += [
             Outcome(
-                c.email.key, c.due.kind, c.email.to_addr, c.due.name, c.email.subject, "would send"
+                c.email.key, c.due.kind, c.email.to_addr, c.due.name, c.email.subject, WOULD[mode]
             )
             for c in composed
         ]
@@ -459,5 +468,5 @@ def run_follow_up(
         note = write_back_stage(workspace, profile)
         if note:
             report.notes.append(note)
-    report.cold = cold_stage(workspace, profile)
+    report.cold = call_list(cold_stage(workspace, profile), detection.due)
     return report

@@ -119,7 +119,7 @@ def test_the_follow_up_flow_dry_run_syncs_but_records_and_writes_nothing(
     assert state.state_details.flow_run_id is not None
     found = artifacts_of(state.state_details.flow_run_id)
     rows = table_of(found[artifact_key(workspace, "follow-up-emails")])
-    assert sorted(r["state"] for r in rows) == ["waiting", "would send", "would send"]
+    assert sorted(r["state"] for r in rows) == ["waiting", "would write", "would write"]
 
 
 @pytest.mark.prefect

@@ -40,6 +40,9 @@ TEMPLATE_FILES = {
     "monthly": "monthly.md.j2",
 }
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Markdown's hard line break (two trailing spaces) belongs to the HTML part; in the text part
+# a recipient's client shows them as stray whitespace, or a quoted-reply marker.
+_TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 _PLACEHOLDER = re.compile(r"\{\{.{0,40}?\}\}|\{%.{0,40}?%\}|\{\{|\{%")
 EXPECTED_HEADERS = {"content-type", "mime-version", "from", "to", "subject", "date", "message-id"}
 MAX_SUBJECT = 200
@@ -280,7 +283,8 @@ class Composer:
         except jinja2.TemplateError as exc:
             raise TemplateError(f"{name}: {exc}") from None
         head, body = _split_subject(skeleton, name)
-        subject, text = self._values.plain(head), self._values.plain(body)
+        subject = self._values.plain(head)
+        text = _TRAILING_SPACE.sub("", self._values.plain(body))
         leftover = _PLACEHOLDER.search(subject + "\n" + text)
         if leftover:
             # Never send "Hi {{first_name}}": a cell pasted from another mail-merge tool, or a
