@@ -353,7 +353,7 @@ def test_the_cli_shows_this_months_updates_previews_one_and_runs_the_digest(
     )
     key = next(
         k
-        for k in __import__("json").loads(runner.invoke(app, ["due", "--json", *ws]).output)[
+        for k in __import__("json").loads(runner.invoke(app, ["due", "--json", *ws]).stdout)[
             "monthly"
         ]["due"]
     )["key"]

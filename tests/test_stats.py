@@ -67,7 +67,7 @@ def test_the_funnel_counts_each_step_of_the_method(
     )
     result = CliRunner().invoke(app, ["stats", "--json", "--workspace", str(workspace.root)])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {
+    assert json.loads(result.stdout) == {
         "month": "2026-11",
         "people_listed": 4,
         "contacted": 3,
@@ -92,4 +92,4 @@ def test_the_funnel_counts_each_step_of_the_method(
     october = CliRunner().invoke(
         app, ["stats", "--month", "2026-10", "--json", "--workspace", str(workspace.root)]
     )
-    assert json.loads(october.output)["conversations_this_month"] == 1
+    assert json.loads(october.stdout)["conversations_this_month"] == 1
