@@ -2,9 +2,10 @@
 
 The spreadsheet owns people, conversations, referrals and prospects: each sync replaces
 those tables in one transaction. The database owns what a sheet cannot know — the ledger of
-emails, opt-outs given on the command line, bounces and mailbox touches — and a sync never
-touches those. DuckDB lets one process open the file for writing and a second one fails at
-once, so every run holds the workspace lock for as long as it has the file open.
+emails, who is who (people and their addresses), opt-outs given on the command line, bounces
+and mailbox touches — and a sync never wipes those. DuckDB lets one process open the file
+for writing and a second one fails at once, so every run holds the workspace lock for as
+long as it has the file open.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ import duckdb
 from breadcrumbs import clock
 from breadcrumbs.errors import WorkspaceError
 from breadcrumbs.settings import Workspace
+from breadcrumbs.store import identity
 from breadcrumbs.validate import Validated
 
 MIGRATIONS: list[str] = [
@@ -90,6 +93,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE interactions ADD COLUMN time TIME;
     ALTER TABLE mailbox_touches ADD COLUMN touched_local TIMESTAMP;
     """,
+    # 6: who is who: people and their addresses, kept across syncs (see identity.py).
+    identity.MIGRATION,
 ]
 
 LOCK_WAIT_SECONDS = 120.0
@@ -270,6 +275,8 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
     try:
         row = con.execute("SELECT coalesce(max(sync_id), 0) + 1 FROM syncs").fetchone()
         sync_id = int(row[0]) if row else 1
+        # Contacts, conversations and referrals carry person ids from here on.
+        pending = identity.resolve_identities(con, data)
         for table in ("contacts", "interactions", "referrals", "prospects", "rejects"):
             con.execute(f"DELETE FROM {table}")
         insert_columns(
@@ -358,6 +365,7 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
             "WHERE opt_out AND email IS NOT NULL ON CONFLICT DO NOTHING",
             [clock.today()],
         )
+        identity.record_identities(con, pending)
         counts = SyncCounts(
             sync_id,
             len(data.contacts),
@@ -404,25 +412,28 @@ def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
     )
 
 
-def find_contact(con: duckdb.DuckDBPyConnection, who: str) -> tuple[str, str] | None:
-    """A contact by email, exact name, or unique partial name: (contact_id, name)."""
-    from breadcrumbs.validate import fold_name
+def fold_accents(text: str) -> str:
+    """A name as a person types it: case, accents and spacing ignored ("renee lefevre")."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(plain.casefold().split())
 
-    folded = fold_name(who)
-    rows = con.execute(
-        "SELECT contact_id, name FROM contacts WHERE lower(email) = ? "
-        "OR lower(name) = ? ORDER BY source_row",
-        [folded, folded],
-    ).fetchall()
-    if not rows:
-        rows = con.execute(
-            "SELECT contact_id, name FROM contacts WHERE contains(lower(name), ?) "
-            "ORDER BY source_row",
-            [folded],
+
+def find_contact(con: duckdb.DuckDBPyConnection, who: str) -> tuple[str, str] | None:
+    """A contact by email, whole name, or unique part of a name, whatever the accents and
+    case ("Renee Lefevre" finds "Renée Lefèvre"): (contact_id, name)."""
+    wanted = fold_accents(who)
+    people = [
+        (str(r[0]), str(r[1] or ""), str(r[2] or "").lower())
+        for r in con.execute(
+            "SELECT contact_id, name, email FROM contacts ORDER BY source_row"
         ).fetchall()
-        if len(rows) > 1:
+    ]
+    found = [p for p in people if wanted in (p[2], fold_accents(p[1]))]
+    if not found:
+        found = [p for p in people if wanted in fold_accents(p[1])]
+        if len(found) > 1:
             return None
-    return (str(rows[0][0]), str(rows[0][1])) if rows else None
+    return (found[0][0], found[0][1]) if found else None
 
 
 def trail(con: duckdb.DuckDBPyConnection, contact_id: str) -> list[tuple[str, str, bool]]:
