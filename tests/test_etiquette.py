@@ -14,10 +14,10 @@ the outbox must show:
 - nothing to a person after they opted out, nor to an address after it bounced;
 - nothing delivered under a key that was withdrawn.
 
-`make test` plays one month per variant; `make soak` plays SOAK_MONTHS. The deferrals met
-issue 8's defects 2 and 4 (a deferred email left late, dated the day it was planned, on top
-of the cap) until they were fixed; the address changes meet defect 1, being fixed, and are
-strict xfails naming it until then (ADDRESS_CHANGE_DEFECT).
+`make test` plays one month per variant; `make soak` plays SOAK_MONTHS. Before issue 8's
+fixes the deferrals failed (defects 2 and 4: a deferred email left late, dated the day it was
+planned, on top of the cap) and so did the address changes (defect 1: the new address was a
+new contact, thanked again and mailed within the gap).
 
 To add a kind of email (the monthly update, key `monthly:<contact>:<YYYY-MM>`): give it a
 moment in MOMENTS, and run its command in `_play_day` on the days it runs; every other rule
@@ -45,6 +45,8 @@ from breadcrumbs.cli import app
 from breadcrumbs.deliver.outbox import file_name
 from breadcrumbs.follow_up import run_follow_up
 from breadcrumbs.settings import Workspace
+from breadcrumbs.store.database import open_store
+from breadcrumbs.store.ledger import rows_in
 from breadcrumbs.sync import run_sync
 from breadcrumbs.workspace import init_workspace
 from tests.fake_google import FakeGoogle
@@ -267,8 +269,10 @@ def _check_day(ws: Workspace, month: Month, today: date) -> None:
         if row["state"] == "withdrawn" or (row["reason"] or "").startswith("withdrawn"):
             month.withdrawn.add(row["key"])
     delivered = [r for r in rows if r["state"] in DELIVERED]
+    with open_store(ws) as con:
+        files_of = {r.key: file_name(r.outgoing()) for r in rows_in(con, DELIVERED)}
     files = {p.name for p in ws.outbox.glob("*.eml")} if ws.outbox.is_dir() else set()
-    assert files == {file_name(r["key"]) for r in delivered}, "outbox and ledger disagree"
+    assert files == set(files_of.values()), "outbox and ledger disagree"
 
     per_day: dict[date, int] = defaultdict(int)
     per_person: dict[int, list[date]] = defaultdict(list)
@@ -286,7 +290,7 @@ def _check_day(ws: Workspace, month: Month, today: date) -> None:
         assert row["kind"] in MOMENTS, f"no moment for kind {row['kind']}: add one to MOMENTS"
         problem = MOMENTS[row["kind"]](row, month)
         assert problem is None, problem
-        sent_on = parsedate_to_datetime(read_message(ws.outbox / file_name(row["key"]))["Date"])
+        sent_on = parsedate_to_datetime(read_message(ws.outbox / files_of[row["key"]])["Date"])
         assert sent_on.astimezone(UTC).date() == day == today, (
             f"{row['key']} left on {day} dated {sent_on}"
         )
@@ -371,20 +375,8 @@ def _play_day(ws: Workspace, read_mailbox: bool, unwritable: bool) -> None:
                 aside.rename(ws.outbox)
 
 
-# Issue 8 defect 1, being fixed: flip this to None once a person keeps their identity (and
-# their ledger) when the sheet changes their address.
-ADDRESS_CHANGE_DEFECT: str | None = (
-    "issue 8 defect 1: a changed address is a new contact, thanked again and mailed within the gap"
-)
-
-
 def _variant(flags: Flags, name: str, months: int = MONTHS) -> list[Any]:
-    marks = []
-    if flags.address_changes and ADDRESS_CHANGE_DEFECT:
-        marks.append(pytest.mark.xfail(strict=True, reason=ADDRESS_CHANGE_DEFECT))
-    return [
-        pytest.param(flags, 2026_11_02 + n, id=f"{name}-{n}", marks=marks) for n in range(months)
-    ]
+    return [pytest.param(flags, 2026_11_02 + n, id=f"{name}-{n}") for n in range(months)]
 
 
 VARIANTS = (
