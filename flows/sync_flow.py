@@ -6,6 +6,7 @@ stage), since every task run costs the Prefect server real work.
 
 from __future__ import annotations
 
+from breadcrumbs.flows.naming import artifact_key, run_name
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -40,7 +41,7 @@ def load_task(workspace: Workspace, data: Validated, source: str) -> SyncReport:
     return load_stage(workspace, data, source)
 
 
-def publish_rejects(report: SyncReport) -> None:
+def publish_rejects(report: SyncReport, workspace: Workspace) -> None:
     rows = [
         {
             "file": r.file,
@@ -54,19 +55,19 @@ def publish_rejects(report: SyncReport) -> None:
     ]
     if rows:
         create_table_artifact(
-            key="sync-rejects",
+            key=artifact_key("sync-rejects", workspace),
             table=rows,
             description=f"Rows and cells refused by sync {report.counts.sync_id}",
         )
     else:
         create_markdown_artifact(
-            key="sync-rejects",
+            key=artifact_key("sync-rejects", workspace),
             markdown="No rejects: every row loaded.",
             description=f"Rejects of sync {report.counts.sync_id}",
         )
 
 
-@flow(name="sync-contacts", log_prints=True)
+@flow(name="sync-contacts", flow_run_name=run_name, log_prints=True)
 def sync_contacts(workspace: str | None = None, source: str | None = None) -> SyncReport:
     """Sync the workspace's spreadsheet into its database."""
     ws = resolve_workspace(workspace)
@@ -74,7 +75,7 @@ def sync_contacts(workspace: str | None = None, source: str | None = None) -> Sy
     tables = read_task(resolved, ws)
     data = validate_task(tables, ws)
     report = load_task(ws, data, resolved)
-    publish_rejects(report)
+    publish_rejects(report, ws)
     c = report.counts
     get_run_logger().info(
         "loaded %d contacts, %d conversations, %d prospects; %d rejected",
