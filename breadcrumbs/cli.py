@@ -457,6 +457,26 @@ def status(
         typer.echo(f"{state:10} {count}")
     for problem in data["problems"]:  # type: ignore[attr-defined]
         typer.echo(f"  {problem['state']}: {problem['to']} [{problem['key']}]: {problem['reason']}")
+    if os.environ.get("PREFECT_API_URL"):
+        _print_prefect_runs()
+
+
+def _print_prefect_runs() -> None:
+    """The last runs of each deployment: a failed scheduled run shows here, no UI needed."""
+    from breadcrumbs.watch import last_runs
+
+    try:
+        runs = last_runs()
+    except Exception as exc:  # a server that is down must not hide the ledger above
+        url = os.environ["PREFECT_API_URL"]
+        typer.echo(f"Prefect runs: the server at {url} did not answer ({exc})")
+        return
+    typer.echo("Prefect runs (latest first):")
+    if not runs:
+        typer.echo("  none yet: see `breadcrumbs serve` or prefect.yaml")
+    for run in runs:
+        start = run.start.strftime("%Y-%m-%d %H:%M %Z") if run.start else "not started"
+        typer.echo(f"  {run.deployment:40} {run.state:10} {start}  {run.name}")
 
 
 @app.command("opt-out")
@@ -593,6 +613,42 @@ def touches(
         _fail(exc)
         return
     typer.echo(f"{new_touches} new touches, {new_bounces} new bounced addresses")
+
+
+@app.command()
+def serve(
+    workspaces: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="A workspace to serve; repeat for several (default: the usual workspace)",
+            show_default=False,
+        ),
+    ] = None,
+    mode: ModeOpt = "outbox",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Allow --mode send")] = False,
+) -> None:
+    """Keep running: every flow on its schedule (profile's time zone), watched in Prefect."""
+    from breadcrumbs import serve as service
+
+    if mode not in ("outbox", "drafts", "send"):
+        _fail(BreadcrumbsError(f"unknown mode {mode!r}: choose outbox, drafts or send"))
+    if mode == "send" and not yes:
+        _fail(BreadcrumbsError("--mode send sends real email every day: add --yes to confirm"))
+    try:
+        url = service.require_server()
+        chosen = [_workspace(w) for w in workspaces] if workspaces else [_workspace(None)]
+        served = service.plan(chosen, mode)
+    except BreadcrumbsError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"Serving on {url}:")
+    for s in served:
+        typer.echo(f"  {s.describe()}   [{s.workspace.root}]")
+    typer.echo("Ctrl-C or SIGTERM stops; the schedules are then paused on the server.")
+    service.serve(served)
+    typer.echo(service.STOP_MESSAGE)
 
 
 def main() -> None:
