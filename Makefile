@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench scale-check clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Breadcrumbs needs Python 3.11 or newer: run make PY=python3.11")'
@@ -31,6 +31,11 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run
+
+# Not part of `make test`: PostgreSQL (installed from Debian's packages if missing), a Prefect
+# server on it, two workers, three workspaces at once (README, "Many job seekers").
+scale-check: $(STAMP)
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python -m bench.scale_check
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
