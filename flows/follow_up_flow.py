@@ -6,7 +6,7 @@ truth lives in the ledger, and a burst of task runs would swamp the Prefect serv
 
 from __future__ import annotations
 
-from breadcrumbs.flows.naming import artifact_key, run_name
+from breadcrumbs.flows.naming import run_name
 from breadcrumbs.flows.sync_flow import sync_contacts
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -54,7 +54,7 @@ def deliver_task(
     return deliver_in_mode(workspace, mode, profile, composed)
 
 
-def publish(report: FollowUpReport, workspace: Workspace) -> None:
+def publish(report: FollowUpReport) -> None:
     rows = [
         {
             "to": o.to,
@@ -77,7 +77,7 @@ def publish(report: FollowUpReport, workspace: Workspace) -> None:
         for w in report.waiting
     ]
     create_table_artifact(
-        key=artifact_key("follow-up-emails", workspace),
+        key="follow-up-emails",
         table=rows or [{"note": "nothing was due"}],
         description=f"Emails of the {report.mode} follow-up on {report.today}",
     )
@@ -95,9 +95,7 @@ def publish(report: FollowUpReport, workspace: Workspace) -> None:
         touch = "never" if days is None else f"{c.last_touch} ({days} days ago)"
         lines.append(f"| {c.name} | {c.phone} | {c.email or ''} | {touch} |")
     create_markdown_artifact(
-        key=artifact_key("going-cold", workspace),
-        markdown="\n".join(lines),
-        description="Going cold: call these people",
+        key="going-cold", markdown="\n".join(lines), description="Going cold: call these people"
     )
 
 
@@ -122,7 +120,7 @@ def follow_up(
             touches=touches_task, detect=detect_task, compose=compose_task, deliver=deliver_task
         ),
     )
-    publish(report, ws)
+    publish(report)
     get_run_logger().info(
         "%d delivered, %d skipped, %d waiting, %d going cold",
         sum(1 for o in report.outcomes if o.state in ("written", "drafted", "sent")),

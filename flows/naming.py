@@ -1,8 +1,7 @@
-"""Whose run is this: run names and artifact keys that carry the workspace.
+"""Whose run is this: run and deployment names that carry the workspace.
 
 One Prefect server may serve many workspaces (a career coach keeps one per client), so a run's
-name says whose it is, and each artifact key names its workspace: Prefect keeps the latest
-artifact per key, and a shared key would show one client's emails on another's page.
+name says whose it is, and `breadcrumbs serve` names each deployment after its workspace.
 """
 
 from __future__ import annotations
@@ -15,16 +14,11 @@ from breadcrumbs.settings import Workspace, resolve_workspace
 
 def workspace_label(workspace: Workspace) -> str:
     """The workspace's folder name, plus a short hash of its path: two clients' folders may
-    share a name (`data`), their paths do not. Lowercase letters, digits and dashes only, as
-    Prefect's artifact keys require."""
+    share a name (`data`), their paths do not. Lowercase letters, digits and dashes
+    only, safe in any Prefect name."""
     name = re.sub(r"[^a-z0-9]+", "-", workspace.root.name.lower()).strip("-") or "workspace"
     digest = hashlib.sha1(str(workspace.root).encode("utf-8")).hexdigest()[:6]
     return f"{name}-{digest}"
-
-
-def artifact_key(kind: str, workspace: Workspace) -> str:
-    """`follow-up-emails-ann-3f2a9c`: one history of artifacts per kind and workspace."""
-    return f"{kind}-{workspace_label(workspace)}"
 
 
 def run_name() -> str:

@@ -6,7 +6,7 @@ stage), since every task run costs the Prefect server real work.
 
 from __future__ import annotations
 
-from breadcrumbs.flows.naming import artifact_key, run_name
+from breadcrumbs.flows.naming import run_name
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -41,7 +41,7 @@ def load_task(workspace: Workspace, data: Validated, source: str) -> SyncReport:
     return load_stage(workspace, data, source)
 
 
-def publish_rejects(report: SyncReport, workspace: Workspace) -> None:
+def publish_rejects(report: SyncReport) -> None:
     rows = [
         {
             "file": r.file,
@@ -55,13 +55,13 @@ def publish_rejects(report: SyncReport, workspace: Workspace) -> None:
     ]
     if rows:
         create_table_artifact(
-            key=artifact_key("sync-rejects", workspace),
+            key="sync-rejects",
             table=rows,
             description=f"Rows and cells refused by sync {report.counts.sync_id}",
         )
     else:
         create_markdown_artifact(
-            key=artifact_key("sync-rejects", workspace),
+            key="sync-rejects",
             markdown="No rejects: every row loaded.",
             description=f"Rejects of sync {report.counts.sync_id}",
         )
@@ -75,7 +75,7 @@ def sync_contacts(workspace: str | None = None, source: str | None = None) -> Sy
     tables = read_task(resolved, ws)
     data = validate_task(tables, ws)
     report = load_task(ws, data, resolved)
-    publish_rejects(report, ws)
+    publish_rejects(report)
     c = report.counts
     get_run_logger().info(
         "loaded %d contacts, %d conversations, %d prospects; %d rejected",

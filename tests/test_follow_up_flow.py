@@ -63,7 +63,6 @@ def test_the_follow_up_flow_delivers_and_publishes_the_emails_and_the_call_list(
     """Sync (a subflow) picks up the sheet's latest; detect, compose, deliver run as tasks;
     a table of the emails and a "call these people" list are left on the run."""
     from breadcrumbs.flows.follow_up_flow import follow_up
-    from breadcrumbs.flows.naming import artifact_key
 
     write_profile(workspace)
     write_sheet(workspace, PEOPLE, "date,contact,kind")
@@ -80,14 +79,14 @@ def test_the_follow_up_flow_delivers_and_publishes_the_emails_and_the_call_list(
     assert flow_run_id is not None
     found = artifacts_of(flow_run_id)
     assert {"detect", "compose", "deliver"} <= found["tasks"]
-    rows = table_of(found[artifact_key("follow-up-emails", workspace)])
+    rows = table_of(found["follow-up-emails"])
     assert {(r["to"], r["kind"], r["state"]) for r in rows} == {
         ("ann@example.com", "thank-you", "written"),
         ("bob@example.com", "intro", "written"),
         ("hal@example.com", "thank-you", "waiting"),
     }
     assert {r["reason"] for r in rows if r["state"] == "waiting"} == {"opted out"}
-    cold = found[artifact_key("going-cold", workspace)]
+    cold = found["going-cold"]
     assert cold.type == "markdown"
     assert "# Call these people" in cold.data
     assert "| Gus Roe | 614-555-0199 | gus@example.com | never |" in cold.data
@@ -104,7 +103,6 @@ def test_the_follow_up_flow_dry_run_syncs_but_records_and_writes_nothing(
 ) -> None:
     """dry_run: the store has the sheet's latest rows; the ledger and the outbox stay empty."""
     from breadcrumbs.flows.follow_up_flow import follow_up
-    from breadcrumbs.flows.naming import artifact_key
 
     write_profile(workspace)
     write_sheet(workspace, PEOPLE, "date,contact,kind")
@@ -117,8 +115,7 @@ def test_the_follow_up_flow_dry_run_syncs_but_records_and_writes_nothing(
     assert ledger(workspace) == {}
     assert outbox(workspace) == []
     assert state.state_details.flow_run_id is not None
-    found = artifacts_of(state.state_details.flow_run_id)
-    rows = table_of(found[artifact_key("follow-up-emails", workspace)])
+    rows = table_of(artifacts_of(state.state_details.flow_run_id)["follow-up-emails"])
     assert sorted(r["state"] for r in rows) == ["waiting", "would send", "would send"]
 
 

@@ -17,7 +17,6 @@ def test_the_sync_contacts_flow_loads_the_sheet_and_publishes_a_rejects_table(
     workspace: Workspace, tmp_path: Path
 ) -> None:
     """Tasks read, validate and load run; the rejects become a table artifact of the run."""
-    from breadcrumbs.flows.naming import artifact_key
     from breadcrumbs.flows.sync_flow import sync_contacts
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
@@ -39,7 +38,7 @@ def test_the_sync_contacts_flow_loads_the_sheet_and_publishes_a_rejects_table(
         task_runs = client.read_task_runs()
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=[artifact_key("sync-rejects", workspace)]),
+                key=ArtifactFilterKey(any_=["sync-rejects"]),
                 flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
             )
         )
