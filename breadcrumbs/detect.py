@@ -171,7 +171,7 @@ def apply_etiquette(
     waiting: list[Skipped] = []
     chosen: set[str] = set()
     gap_start = today - timedelta(days=etiquette.min_gap_days)
-    room = max(etiquette.daily_cap - sent_today, 0)
+    room = room_today(etiquette, sent_today)
     for c in candidates:
         person = c.due.email.lower() or c.due.contact_id
         reason = None
@@ -198,6 +198,12 @@ def apply_etiquette(
         chosen.add(person)
         due.append(c.due)
     return Detection(due, waiting)
+
+
+def room_today(etiquette: Etiquette, left_today: int) -> int:
+    """How many more emails may leave today: the cap counts what leaves on a day, whatever
+    day it was planned (detection plans within it; delivery holds back what would pass it)."""
+    return max(etiquette.daily_cap - left_today, 0)
 
 
 def detect(

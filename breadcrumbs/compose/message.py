@@ -55,9 +55,17 @@ def message_id(key: str, sender: str) -> str:
     return f"<{digest}.breadcrumbs@{domain}>"
 
 
-def friendly_when(day: date | None, today: date) -> str:
+def friendly_when(day: date | None, today: date, mode: str = "outbox") -> str:
+    """When the conversation was, in words that stay true until the email is read.
+
+    Only the send mode's email leaves at once, so only it may say "yesterday" or "today": an
+    outbox file is sent by hand and a draft reviewed later, often days after it is written,
+    so their words name the day ("on Monday, November 16").
+    """
     if day is None:
         return ""
+    if mode != "send":
+        return f"on {day.strftime('%A, %B')} {day.day}"
     delta = (today - day).days
     if delta == 0:
         return "today"
@@ -159,10 +167,15 @@ class Composer:
     """Renders and builds messages for one run: templates are loaded once, not per email."""
 
     def __init__(
-        self, profile: Profile, today: date, template_dirs: Iterable[Path] = (DEFAULT_TEMPLATES,)
+        self,
+        profile: Profile,
+        today: date,
+        template_dirs: Iterable[Path] = (DEFAULT_TEMPLATES,),
+        mode: str = "outbox",
     ) -> None:
         self.profile = profile
         self.today = today
+        self.mode = mode  # how the email leaves decides its relative words (friendly_when)
         dirs = [str(d) for d in template_dirs]
         common: dict[str, Any] = {
             "loader": jinja2.FileSystemLoader(dirs),
@@ -211,7 +224,7 @@ class Composer:
                 "kind": due.conversation_kind,
                 "date": due.for_date,
                 "topic": due.topic,
-                "when": friendly_when(due.for_date, self.today),
+                "when": friendly_when(due.for_date, self.today, self.mode),
             }
             context["referrals"] = [{"name": n} for n in due.referrals]
         if due.kind == "intro":

@@ -78,6 +78,12 @@ MIGRATIONS: list[str] = [
     CREATE VIEW last_touch AS
         SELECT contact_id, max(touched_on) AS last_touch FROM touches GROUP BY contact_id;
     """,
+    # 4 (issue 8, "moments"): each ledger row keeps the Due it was composed from, so one
+    # planned on an earlier day is composed again on the day it leaves; `withdrawn` is a
+    # new state (no schema needed). The lead may renumber this on merge.
+    """
+    ALTER TABLE messages ADD COLUMN due VARCHAR;
+    """,
 ]
 
 LOCK_WAIT_SECONDS = 120.0
