@@ -108,7 +108,12 @@ def run_check(root: Path, env: dict[str, str], people: int, started: float) -> i
     workspaces = {who: make_workspace(root / "clients", who, people) for who in MACHINES}
     # INFO, so each worker's log names the runs it picked up: that is how we know where
     # each run went.
-    worker_env = {**env, "BREADCRUMBS_TODAY": TODAY, "PREFECT_LOGGING_LEVEL": "INFO"}
+    worker_env = {
+        **env,
+        "BREADCRUMBS_TODAY": TODAY,
+        "BREADCRUMBS_HOME": str(root / "default"),  # never the checkout's data/
+        "PREFECT_LOGGING_LEVEL": "INFO",
+    }
     logs = {m: root / f"worker-{m}.log" for m in sorted(set(MACHINES.values()))}
     a, b = sorted(logs)
     with (

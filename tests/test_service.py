@@ -66,8 +66,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with prefect_server(root / "prefect") as env:
         prefect(env, "work-pool", "create", "breadcrumbs", "--type", "process")
         prefect(env, "deploy", "--all")
-        # The worker's flow runs inherit its env: the played day, like the tests above.
-        worker_env = {**env, "BREADCRUMBS_TODAY": TODAY}
+        # The worker's flow runs inherit its env: the played day, and a default workspace in
+        # the test's folder, so a run that names none (a schedule from prefect.yaml coming
+        # due) never touches the checkout's data/.
+        worker_env = {**env, "BREADCRUMBS_TODAY": TODAY, "BREADCRUMBS_HOME": str(root / "default")}
         with worker(worker_env, "breadcrumbs", root / "worker.log", name="this-machine"):
             yield Stack(env, root)
 
