@@ -624,6 +624,7 @@ def serve(
             "-w",
             help="A workspace to serve; repeat for several (default: the usual workspace)",
             show_default=False,
+            metavar="DIR",
         ),
     ] = None,
     mode: ModeOpt = "outbox",

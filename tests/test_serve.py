@@ -80,11 +80,12 @@ def test_serve_without_a_prefect_server_says_how_to_start_one(tmp_path: Path) ->
 
 
 @pytest.mark.prefect
-def test_serve_runs_its_deployments_and_pauses_their_schedules_on_sigterm(
+def test_serve_runs_its_deployments_pauses_them_on_sigterm_and_resumes_them_on_restart(
     prefect_server: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The served follow-up, run from the API, writes that workspace's outbox in the serve
-    process; SIGTERM stops it cleanly, saying so, with the schedules paused on the server."""
+    process; SIGTERM stops it cleanly, saying so, with the schedules paused on the server;
+    serving again resumes them."""
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL
 
@@ -127,3 +128,12 @@ def test_serve_runs_its_deployments_and_pauses_their_schedules_on_sigterm(
         assert proc.wait(90) == 0, log.read_text()
         assert STOP_MESSAGE in " ".join(log.read_text().split())
         assert client.read_deployment(deployment.id).paused
+
+    # Serving again resumes what the stop paused, as the stop message promises.
+    with process(args, env, log) as again, get_client(sync_client=True) as client:
+
+        def resumed() -> bool:
+            assert again.poll() is None, log.read_text()
+            return not client.read_deployment(deployment.id).paused
+
+        wait_until(resumed, 120, "serve to resume the schedules", every=1)
