@@ -50,9 +50,14 @@ WHERE i.date BETWEEN $today - $window AND $today
              OR (abs(m.for_date - i.date) <= $window
                  AND m.key NOT IN (SELECT 'thank-you:' || interaction_id FROM interactions))))
   -- The user wrote to them after the conversation themselves: that was the thank-you.
+  -- After it on the user's clock: past its time if the sheet gives one, else past 17:00
+  -- that day, so "see you at 3" never counts (a touch read before moments were kept
+  -- counts from the next day).
   AND NOT EXISTS (
       SELECT 1 FROM mailbox_touches t WHERE t.direction = 'out'
-        AND t.email = lower(c.email) AND t.touched_on >= i.date)
+        AND t.email = lower(c.email)
+        AND (t.touched_local > i.date + coalesce(i.time, TIME '17:00')
+             OR (t.touched_local IS NULL AND t.touched_on > i.date)))
 ORDER BY i.date DESC, i.source_row
 """
 

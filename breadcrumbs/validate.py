@@ -13,13 +13,13 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from email.utils import parseaddr
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
-from breadcrumbs.sources.dates import parse_date
+from breadcrumbs.sources.dates import parse_date, parse_time
 from breadcrumbs.sources.read import Cell, Table
 
 TRUE = {
@@ -87,6 +87,7 @@ class Interaction:
     source_file: str
     source_row: int
     referral_cells: list[str] = field(default_factory=list)
+    time: time | None = None  # when it started, if the sheet says: mail after it thanks it
 
 
 @dataclass(slots=True)
@@ -506,6 +507,7 @@ def _interaction(
             file,
             number,
         )
+        interaction.time = _time_of(file, number, row, out)
         seen[interaction_id] = interaction
         out.interactions.append(interaction)
     for cell in cells:
@@ -514,6 +516,20 @@ def _interaction(
         if referred and referred != contact_id:
             out.referrals.append(Referral(contact_id, referred, interaction_id, len(out.referrals)))
     return True
+
+
+def _time_of(file: str, number: int, row: dict[str, Cell], out: Validated) -> time | None:
+    """The optional time a conversation started; an unreadable one is dropped, not the row."""
+    raw = row.get("time")
+    if raw is None or not _text(raw):
+        return None
+    try:
+        return parse_time(raw)
+    except ValueError as exc:
+        out.rejects.append(
+            Reject(file, number, "time", _text(raw), f"unreadable time: {exc}", "cell")
+        )
+        return None
 
 
 def _prospects(table: Table, out: Validated) -> None:

@@ -78,11 +78,17 @@ MIGRATIONS: list[str] = [
     CREATE VIEW last_touch AS
         SELECT contact_id, max(touched_on) AS last_touch FROM touches GROUP BY contact_id;
     """,
-    # 4 (issue 8, "moments"): each ledger row keeps the Due it was composed from, so one
-    # planned on an earlier day is composed again on the day it leaves; `withdrawn` is a
-    # new state (no schema needed). The lead may renumber this on merge.
+    # 4 (issue 8): each ledger row keeps the Due it was composed from, so one planned on an
+    # earlier day is composed again on the day it leaves; `withdrawn` is a new state (no
+    # schema needed).
     """
     ALTER TABLE messages ADD COLUMN due VARCHAR;
+    """,
+    # 5: moments, not only days: when a conversation started (the sheet's optional time) and
+    # when mail was sent, in the user's zone, so mail before a meeting never thanks it.
+    """
+    ALTER TABLE interactions ADD COLUMN time TIME;
+    ALTER TABLE mailbox_touches ADD COLUMN touched_local TIMESTAMP;
     """,
 ]
 
@@ -228,6 +234,7 @@ INTERACTION_COLUMNS = [
     ("notes", "VARCHAR"),
     ("source_file", "VARCHAR"),
     ("source_row", "INTEGER"),
+    ("time", "TIME"),
 ]
 REFERRAL_COLUMNS = [
     ("referrer_id", "VARCHAR"),
@@ -305,6 +312,7 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
                     i.notes,
                     i.source_file,
                     i.source_row,
+                    i.time,
                 )
                 for i in data.interactions
             ],
