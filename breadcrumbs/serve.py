@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from breadcrumbs import clock
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.profile import load_profile
 from breadcrumbs.settings import Workspace
@@ -77,7 +78,8 @@ def plan(workspaces: list[Workspace], mode: str = "outbox") -> list[Served]:
     for ws in workspaces:
         if not ws.profile_path.exists():
             raise BreadcrumbsError(f"{ws.root} is not a workspace: run `breadcrumbs init` first")
-        timezone = load_profile(ws.profile_path).me.timezone
+        # An empty [me] timezone means the machine's zone, as it does for the user's today.
+        timezone = load_profile(ws.profile_path).me.timezone or clock.machine_timezone() or "UTC"
         for flow, cron in SCHEDULES.items():
             if flow == "mailbox-touches" and not has_gmail(ws):
                 cron = None

@@ -65,6 +65,15 @@ def test_serve_plans_every_flow_per_workspace_in_its_own_time_zone(tmp_path: Pat
     assert when["mailbox-touches", "bea"][0] == "30 8 * * *"
 
 
+def test_serve_schedules_a_profile_without_a_timezone_in_the_machines_zone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty [me] timezone is the machine's zone (TZ here), never a blank or UTC."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    ws = client_workspace(tmp_path, "ann", "")
+    assert {s.timezone for s in plan([ws])} == {"Asia/Tokyo"}
+
+
 def test_serve_without_a_prefect_server_says_how_to_start_one(tmp_path: Path) -> None:
     """Prefect's temporary server runs no scheduler: serving against it would never run."""
     ws = client_workspace(tmp_path, "ann", "UTC")
