@@ -1,5 +1,6 @@
 # Two commands on a fresh machine with Python 3.11+, make and git:
-#   make run   set up, then run the main job on the bundled sample (emails land in data/outbox)
+#   make run   set up, then run the jobs on the bundled sample: thank-yous, intros and this
+#              month's updates land in data/outbox
 #   make test  set up, then ruff, mypy and pytest, as CI runs them
 PY ?= python3
 VENV := .venv
@@ -18,6 +19,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/breadcrumbs sync --sample
 	$(BIN)/breadcrumbs follow-up --no-sync
+	$(BIN)/breadcrumbs digest --no-sync
 
 lint: $(STAMP)
 	$(BIN)/ruff check breadcrumbs flows tests bench

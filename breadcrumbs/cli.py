@@ -333,18 +333,119 @@ def _print_follow_up(report: Any, ws: Any) -> None:
 
 
 @app.command()
+def digest(
+    month: Annotated[
+        str | None, typer.Option("--month", help="YYYY-MM (default: this month, your time zone)")
+    ] = None,
+    mode: ModeOpt = "outbox",
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="Deliver at most this many updates now")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show who would get this month's update and why")
+    ] = False,
+    no_sync: Annotated[
+        bool, typer.Option("--no-sync", help="Skip the sync; use the database as it is")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Send without asking")] = False,
+    workspace: WorkspaceOpt = None,
+    prefect: PrefectOpt = None,
+) -> None:
+    """Sync, then this month's update to everyone you have talked with, once each.
+
+    The month's first run decides who gets it; later runs deliver only what the daily cap
+    or a failure held back.
+    """
+    if mode not in ("outbox", "drafts", "send"):
+        _fail(BreadcrumbsError(f"unknown mode {mode!r}: choose outbox, drafts or send"))
+    if mode == "send" and not dry_run and not yes:
+        if not sys.stdin.isatty():
+            _fail(BreadcrumbsError("--mode send sends real email: add --yes to confirm"))
+        typer.confirm("Send this month's updates through Gmail now?", abort=True)
+    try:
+        ws = _workspace(workspace)
+        if _use_prefect(prefect):
+            from breadcrumbs.flows.digest_flow import monthly_digest
+
+            report = monthly_digest(
+                workspace=str(ws.root),
+                month=month,
+                mode=mode,
+                limit=limit,
+                dry_run=dry_run,
+                sync=not no_sync,
+            )
+        else:
+            from breadcrumbs.digest import run_digest
+            from breadcrumbs.sync import run_sync
+
+            if not no_sync:
+                _print_sync(run_sync(ws))
+            report = run_digest(ws, month, mode, limit, dry_run)
+    except BreadcrumbsError as exc:
+        _fail(exc)
+        return
+    _print_digest(report, ws)
+
+
+def _print_digest(report: Any, ws: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for note in report.notes:
+        console.print(note)
+    label = "decided now" if report.first_run else "decided earlier"
+    console.print(f"Monthly update {report.month}: {report.listed} on the list ({label})")
+    if report.outcomes:
+        table = Table(title=f"Updates ({report.mode}{', dry run' if report.dry_run else ''})")
+        table.add_column("to", overflow="fold")
+        for column in ("name", "state", "why"):
+            table.add_column(column)
+        for o in report.outcomes[:40]:
+            why = "" if o.state in ("written", "drafted", "sent") else o.reason
+            table.add_row(o.to, o.name, o.state, why)
+        console.print(table)
+        if len(report.outcomes) > 40:
+            console.print(f"... and {len(report.outcomes) - 40} more: `breadcrumbs status`")
+    elif not report.notes:
+        console.print("No update to deliver now.")
+    quiet = [w.due.name for w in report.waiting if "quiet period" in w.reason]
+    if quiet:
+        more = f" and {len(quiet) - 12} more" if len(quiet) > 12 else ""
+        console.print(
+            f"In the quiet period, so no update this month ({len(quiet)}): "
+            f"{', '.join(quiet[:12])}{more}"
+        )
+    held = [w for w in report.waiting if "quiet period" not in w.reason]
+    for w in held[:40]:
+        console.print(f"  waits: {w.due.name}: {w.reason}")
+    if len(held) > 40:
+        console.print(f"  ... and {len(held) - 40} more waiting: `breadcrumbs due`")
+    if report.states:
+        console.print(
+            "This month so far: " + ", ".join(f"{n} {s}" for s, n in sorted(report.states.items()))
+        )
+    if report.mode == "outbox" and any(o.state == "written" for o in report.outcomes):
+        console.print(f"Updates are in {ws.outbox}: open one in your mail program to send it.")
+
+
+@app.command()
 def due(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
     """List the emails due now and why, those waiting and why, and who is going cold."""
     from breadcrumbs import clock
+    from breadcrumbs.digest import detect_stage as detect_monthly
+    from breadcrumbs.digest import parse_month
     from breadcrumbs.follow_up import cold_stage, detect_stage, load_checked_profile
 
     try:
         ws = _workspace(workspace)
         profile = load_checked_profile(ws)
         detection = detect_stage(ws, profile)
+        monthly = detect_monthly(ws, profile, parse_month(None), record=False)
         cold = cold_stage(ws, profile)
     except BreadcrumbsError as exc:
         _fail(exc)
@@ -365,6 +466,17 @@ def due(
             }
             for w in detection.waiting
         ],
+        "monthly": {
+            "month": monthly.month,
+            "decided_on": monthly.decided,
+            "on_the_list": monthly.listed,
+            "not_delivered_yet": monthly.open_rows,
+            "due": [{"key": d.key, "to": d.email, "name": d.name} for d in monthly.due],
+            "waiting": [
+                {"key": w.due.key, "to": w.due.email, "name": w.due.name, "why": w.reason}
+                for w in monthly.waiting
+            ],
+        },
         "going_cold": [
             {
                 "name": c.name,
@@ -385,6 +497,7 @@ def due(
     typer.echo(f"Waiting or skipped ({len(detection.waiting)}):")
     for w in detection.waiting:
         typer.echo(f"  {w.due.kind:9} {w.due.name}: {w.reason}")
+    _print_monthly_due(monthly)
     typer.echo(f"Going cold: call these people ({len(cold)}):")
     for c in cold:
         days = c.days(today)
@@ -392,6 +505,60 @@ def due(
             f"  {c.name} {c.phone or c.email or ''}: "
             f"{'never contacted' if days is None else f'{days} days since last touch'}"
         )
+
+
+def _print_monthly_due(monthly: Any) -> None:
+    if monthly.decided:
+        typer.echo(
+            f"Monthly update {monthly.month}: list decided on {monthly.decided}, "
+            f"{monthly.listed} on it, {monthly.open_rows} not delivered yet"
+        )
+    else:
+        typer.echo(
+            f"Monthly update {monthly.month}: not decided yet; the month's first "
+            f"`breadcrumbs digest` lists these {monthly.listed}"
+        )
+    typer.echo(f"  due now ({len(monthly.due)}):")
+    for d in monthly.due:
+        typer.echo(f"    {d.name} <{d.email}>   [{d.key}]")
+    typer.echo(f"  waiting ({len(monthly.waiting)}):")
+    for w in monthly.waiting:
+        typer.echo(f"    {w.due.name}: {w.reason}")
+
+
+@app.command()
+def stats(
+    month: Annotated[
+        str | None, typer.Option("--month", help="YYYY-MM (default: this month)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Your networking funnel: people, conversations, referrals per talk, intros, replies."""
+    from breadcrumbs import clock
+    from breadcrumbs.digest import parse_month
+    from breadcrumbs.profile import load_profile
+    from breadcrumbs.stats import funnel_markdown, read_funnel
+    from breadcrumbs.store.database import open_store
+
+    try:
+        ws = _workspace(workspace)
+        profile = load_profile(ws.profile_path)
+        with open_store(ws) as con:
+            funnel = read_funnel(
+                con,
+                parse_month(month),
+                clock.today(),
+                profile.me.email,
+                profile.etiquette.thank_you_days,
+            )
+    except BreadcrumbsError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        typer.echo(_json(funnel.as_dict()))
+        return
+    typer.echo(funnel_markdown(funnel).replace("**", ""))
 
 
 @app.command()
@@ -410,9 +577,16 @@ def preview(
         ws = _workspace(workspace)
         profile = load_checked_profile(ws)
         with open_store(ws) as con:
-            row = con.execute("SELECT raw FROM messages WHERE key = ?", [key]).fetchone()
+            row = con.execute(
+                "SELECT raw FROM messages WHERE key = ? AND raw IS NOT NULL", [key]
+            ).fetchone()
         if row is not None:
             typer.echo(_readable(bytes(row[0]), html))
+            return
+        if key.startswith("monthly:"):
+            from breadcrumbs.digest import preview_monthly
+
+            typer.echo(_readable(preview_monthly(ws, profile, key).email.raw, html))
             return
         detection = detect_stage(ws, profile)
         found = [d for d in detection.due + [w.due for w in detection.waiting] if d.key == key]
@@ -546,7 +720,7 @@ app.add_typer(profile_app, name="profile")
 
 @profile_app.command("check")
 def profile_check(workspace: WorkspaceOpt = None) -> None:
-    """Check profile.toml: required keys, and whether your pitch is short and plain."""
+    """Check profile.toml: required keys, your pitch, and prefect.yaml's time zone."""
     from breadcrumbs.pitch import check_pitch
     from breadcrumbs.profile import load_profile, require_sender
 
@@ -557,7 +731,12 @@ def profile_check(workspace: WorkspaceOpt = None) -> None:
     except BreadcrumbsError as exc:
         _fail(exc)
         return
+    from breadcrumbs.schedule import find_prefect_yaml, zone_mismatches
+
     warnings = check_pitch(profile.me.pitch)
+    deployments = find_prefect_yaml()
+    if deployments is not None:
+        warnings += zone_mismatches(profile.me.timezone, deployments)
     for warning in warnings:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
     if not warnings:

@@ -10,11 +10,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 
 from breadcrumbs import clock
+from breadcrumbs.activity import shared_context
 from breadcrumbs.compose.message import DEFAULT_TEMPLATES, Composer
 from breadcrumbs.deliver.mailer import Mailer
 from breadcrumbs.deliver.outbox import OutboxMailer
@@ -33,6 +34,7 @@ from breadcrumbs.profile import Etiquette, Profile, load_profile, require_sender
 from breadcrumbs.records import Composed, Due
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store.database import open_store
+from breadcrumbs.store.identity import readdress_waiting
 from breadcrumbs.store.ledger import (
     UNSETTLED,
     WAITING,
@@ -46,6 +48,7 @@ from breadcrumbs.store.ledger import (
     set_state,
     waiting_moments,
 )
+from breadcrumbs.store.roster import withdraw_past_months
 
 Progress = Callable[[int, int], None]
 
@@ -81,16 +84,21 @@ def load_checked_profile(workspace: Workspace) -> Profile:
     return profile
 
 
+def taken_today(con: duckdb.DuckDBPyConnection, today: date, etiquette: Etiquette) -> int:
+    """What already counts against today's cap: what left today, and what waits from
+    earlier runs and still fits its moment (it leaves first: the cap leaves room for it)."""
+    earlier = sum(
+        1
+        for key, kind, for_date in waiting_moments(con)
+        if withdraw_reason(key, kind, for_date, today, etiquette) is None
+    )
+    return delivered_today(con) + earlier
+
+
 def detect_stage(workspace: Workspace, profile: Profile) -> Detection:
     today = clock.today()
     with open_store(workspace) as con:
-        # What waits from earlier runs leaves first: the cap leaves room for it.
-        earlier = sum(
-            1
-            for key, kind, for_date in waiting_moments(con)
-            if withdraw_reason(key, kind, for_date, today, profile.etiquette) is None
-        )
-        taken = delivered_today(con) + earlier
+        taken = taken_today(con, today, profile.etiquette)
         return detect(con, today, profile.etiquette, profile.me.email, taken)
 
 
@@ -126,8 +134,11 @@ def _withdraw_blocked(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _composer(workspace: Workspace, profile: Profile, mode: str) -> Composer:
-    return Composer(profile, clock.today(), (workspace.templates, DEFAULT_TEMPLATES), mode)
+def _composer(
+    workspace: Workspace, profile: Profile, mode: str, shared: dict[str, Any] | None = None
+) -> Composer:
+    dirs = (workspace.templates, DEFAULT_TEMPLATES)
+    return Composer(profile, clock.today(), dirs, mode, shared)
 
 
 def _late(row: Row, today: date, etiquette: Etiquette) -> str | None:
@@ -159,19 +170,26 @@ def _in_moment(
 
 
 def _compose_again(
-    con: duckdb.DuckDBPyConnection, queue: list[Row], composer: Composer
+    con: duckdb.DuckDBPyConnection,
+    queue: list[Row],
+    composer: Composer,
+    readdressed: set[str],
 ) -> tuple[list[Row], list[Outcome]]:
     """A row planned on an earlier day is composed again now: its Date and its words are
-    of the day it leaves. One whose template fails now waits, with the reason."""
+    of the day it leaves; so is one whose person has moved to another address since it was
+    planned (store/identity.py). One whose template fails now waits, with the reason."""
     today, now = clock.today(), clock.now()
     ready, skipped = [], []
     for row in queue:
-        if row.planned_on >= today:
+        if row.planned_on >= today and row.key not in readdressed:
             ready.append(row)
             continue
         assert row.due is not None  # _in_moment has forgotten the rows that keep none
+        due = due_from_json(row.due)
+        if row.key in readdressed:
+            due = replace(due, email=row.email)
         try:
-            composed = composer.compose(due_from_json(row.due), now)
+            composed = composer.compose(due, now)
         except (TemplateError, UnsafeHeaderError) as exc:
             skipped.append(_outcome(row, "skipped", f"{exc} (waits for the next run)"))
             continue
@@ -224,7 +242,9 @@ def deliver_stage(
     etiquette = profile.etiquette
     with open_store(workspace) as con:
         outcomes = settle(con, mailer)
+        readdressed = readdress_waiting(con)
         _withdraw_blocked(con)
+        withdraw_past_months(con, clock.today())
         plan(con, composed, mailer.mode)
         names = {c.email.key: c.due.name for c in composed}
         # This run holds the workspace lock, so every waiting row is ours to deliver: the
@@ -237,8 +257,10 @@ def deliver_stage(
             _outcome(r, r.state, f"daily cap of {etiquette.daily_cap} reached: waits for tomorrow")
             for r in queue[room:]
         ]
+        # A monthly update composed again says this month's activity as of today.
+        shared = shared_context(con, clock.today())
         queue, skipped = _compose_again(
-            con, queue[:room], _composer(workspace, profile, mailer.mode)
+            con, queue[:room], _composer(workspace, profile, mailer.mode, shared), readdressed
         )
         not_now += skipped
         if mailer.mode == "outbox":

@@ -27,11 +27,15 @@ SCHEDULES: dict[str, str | None] = {
     "sync-contacts": None,
     "mailbox-touches": "30 8 * * *",
     "follow-up": "0 9 * * *",
+    # As in prefect.yaml, every weekday: the month's first run decides and sends, the later
+    # ones only what was held back. A quarter past, so it does not wait on the follow-up.
+    "monthly-digest": "15 9 * * 1-5",
 }
 DESCRIPTIONS = {
     "sync-contacts": "Re-read the spreadsheet into the database (on demand).",
     "mailbox-touches": "Read recent Gmail: replies count as touches, bounces stop mail.",
     "follow-up": "Sync, then the thank-yous and intros due now, each delivered once.",
+    "monthly-digest": "This month's update to everyone you have talked with.",
 }
 
 STOP_MESSAGE = (
@@ -59,12 +63,12 @@ class Served:
 
 
 def served_name(workspace: Workspace) -> str:
-    """`served-ann-3f2a9c`: never a name in prefect.yaml (`follow-up`, `sync-contacts`...),
+    """`served-ann-1a2b3c4d`: never a name in prefect.yaml (`follow-up`, `sync-contacts`...),
     so `serve` and `prefect deploy` never overwrite each other's deployment; one per
-    workspace, so two clients' folders never share one."""
-    from breadcrumbs.flows.naming import workspace_label
+    workspace (its folder's name and a hash of its path), as its artifact keys are."""
+    from breadcrumbs.flows.artifacts import artifact_key
 
-    return f"served-{workspace_label(workspace)}"
+    return artifact_key(workspace, "served")
 
 
 def has_gmail(workspace: Workspace) -> bool:
@@ -84,7 +88,7 @@ def plan(workspaces: list[Workspace], mode: str = "outbox") -> list[Served]:
             if flow == "mailbox-touches" and not has_gmail(ws):
                 cron = None
             parameters: dict[str, Any] = {"workspace": str(ws.root)}
-            if flow == "follow-up":
+            if flow in ("follow-up", "monthly-digest"):
                 parameters["mode"] = mode
             served.append(Served(flow, served_name(ws), ws, cron, timezone, parameters))
     return served
@@ -107,6 +111,7 @@ def require_server() -> str:
 
 
 def _flows() -> dict[str, Any]:
+    from breadcrumbs.flows.digest_flow import monthly_digest
     from breadcrumbs.flows.follow_up_flow import follow_up
     from breadcrumbs.flows.mailbox_flow import mailbox_touches
     from breadcrumbs.flows.sync_flow import sync_contacts
@@ -115,6 +120,7 @@ def _flows() -> dict[str, Any]:
         "sync-contacts": sync_contacts,
         "mailbox-touches": mailbox_touches,
         "follow-up": follow_up,
+        "monthly-digest": monthly_digest,
     }
 
 

@@ -6,6 +6,7 @@ truth lives in the ledger, and a burst of task runs would swamp the Prefect serv
 
 from __future__ import annotations
 
+from breadcrumbs.flows.artifacts import artifact_key, publish_funnel
 from breadcrumbs.flows.naming import run_name
 from breadcrumbs.flows.sync_flow import sync_contacts
 from prefect import flow, get_run_logger, task
@@ -54,7 +55,7 @@ def deliver_task(
     return deliver_in_mode(workspace, mode, profile, composed)
 
 
-def publish(report: FollowUpReport) -> None:
+def publish(workspace: Workspace, report: FollowUpReport) -> None:
     rows = [
         {
             "to": o.to,
@@ -77,7 +78,7 @@ def publish(report: FollowUpReport) -> None:
         for w in report.waiting
     ]
     create_table_artifact(
-        key="follow-up-emails",
+        key=artifact_key(workspace, "follow-up-emails"),
         table=rows or [{"note": "nothing was due"}],
         description=f"Emails of the {report.mode} follow-up on {report.today}",
     )
@@ -95,7 +96,9 @@ def publish(report: FollowUpReport) -> None:
         touch = "never" if days is None else f"{c.last_touch} ({days} days ago)"
         lines.append(f"| {c.name} | {c.phone} | {c.email or ''} | {touch} |")
     create_markdown_artifact(
-        key="going-cold", markdown="\n".join(lines), description="Going cold: call these people"
+        key=artifact_key(workspace, "going-cold"),
+        markdown="\n".join(lines),
+        description="Going cold: call these people",
     )
 
 
@@ -120,7 +123,8 @@ def follow_up(
             touches=touches_task, detect=detect_task, compose=compose_task, deliver=deliver_task
         ),
     )
-    publish(report)
+    publish(ws, report)
+    publish_funnel(ws)
     get_run_logger().info(
         "%d delivered, %d skipped, %d waiting, %d going cold",
         sum(1 for o in report.outcomes if o.state in ("written", "drafted", "sent")),

@@ -1,24 +1,12 @@
-"""Whose run is this: run and deployment names that carry the workspace.
+"""Whose run is this: a run's name carries its workspace.
 
-One Prefect server may serve many workspaces (a career coach keeps one per client), so a run's
-name says whose it is, and `breadcrumbs serve` names each deployment after its workspace.
+One Prefect server may watch many workspaces (a career coach keeps one per client), so a run's
+name says whose it is, as its artifacts' keys do (artifacts.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-
-from breadcrumbs.settings import Workspace, resolve_workspace
-
-
-def workspace_label(workspace: Workspace) -> str:
-    """The workspace's folder name, plus a short hash of its path: two clients' folders may
-    share a name (`data`), their paths do not. Lowercase letters, digits and dashes
-    only, safe in any Prefect name."""
-    name = re.sub(r"[^a-z0-9]+", "-", workspace.root.name.lower()).strip("-") or "workspace"
-    digest = hashlib.sha1(str(workspace.root).encode("utf-8")).hexdigest()[:6]
-    return f"{name}-{digest}"
+from breadcrumbs.settings import resolve_workspace
 
 
 def run_name() -> str:

@@ -6,6 +6,7 @@ stage), since every task run costs the Prefect server real work.
 
 from __future__ import annotations
 
+from breadcrumbs.flows.artifacts import artifact_key
 from breadcrumbs.flows.naming import run_name
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -41,7 +42,7 @@ def load_task(workspace: Workspace, data: Validated, source: str) -> SyncReport:
     return load_stage(workspace, data, source)
 
 
-def publish_rejects(report: SyncReport) -> None:
+def publish_rejects(workspace: Workspace, report: SyncReport) -> None:
     rows = [
         {
             "file": r.file,
@@ -55,13 +56,13 @@ def publish_rejects(report: SyncReport) -> None:
     ]
     if rows:
         create_table_artifact(
-            key="sync-rejects",
+            key=artifact_key(workspace, "sync-rejects"),
             table=rows,
             description=f"Rows and cells refused by sync {report.counts.sync_id}",
         )
     else:
         create_markdown_artifact(
-            key="sync-rejects",
+            key=artifact_key(workspace, "sync-rejects"),
             markdown="No rejects: every row loaded.",
             description=f"Rejects of sync {report.counts.sync_id}",
         )
@@ -75,7 +76,7 @@ def sync_contacts(workspace: str | None = None, source: str | None = None) -> Sy
     tables = read_task(resolved, ws)
     data = validate_task(tables, ws)
     report = load_task(ws, data, resolved)
-    publish_rejects(report)
+    publish_rejects(ws, report)
     c = report.counts
     get_run_logger().info(
         "loaded %d contacts, %d conversations, %d prospects; %d rejected",

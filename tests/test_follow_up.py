@@ -147,8 +147,9 @@ def test_the_hostile_export_end_to_end_leaves_no_injected_header(
 def test_the_make_run_path_writes_the_sample_then_nothing_on_a_second_run(
     tmp_path: Path,
 ) -> None:
-    """`breadcrumbs sync --sample` then `breadcrumbs follow-up` on a fresh workspace, as
-    `make run` does: emails land in the outbox; running it again writes none."""
+    """`breadcrumbs sync --sample`, `breadcrumbs follow-up` and `breadcrumbs digest` on a
+    fresh workspace, as `make run` does: emails and this month's updates land in the outbox;
+    running it again writes none."""
     home = tmp_path / "fresh"
     env = {**os.environ, "BREADCRUMBS_HOME": str(home), "COLUMNS": "200"}
     for name in ("PREFECT_API_URL", "BREADCRUMBS_TODAY"):
@@ -167,9 +168,14 @@ def test_the_make_run_path_writes_the_sample_then_nothing_on_a_second_run(
     assert len(files) >= 10
     assert f"Emails are in {home / 'outbox'}" in first
     assert "thank-you" in first and "intro" in first
+    monthly = breadcrumbs("digest", "--no-sync")
+    updates = sorted(set((home / "outbox").glob("*.eml")) - set(files))
+    assert len(updates) >= 5 and all(p.name.startswith("monthly") for p in updates)
+    assert "decided now" in monthly and "quiet period" in monthly
     second = breadcrumbs("follow-up")
     assert "Nothing is due right now." in second
-    assert sorted((home / "outbox").glob("*.eml")) == files
+    assert "nothing left to deliver" in breadcrumbs("digest", "--no-sync")
+    assert len(list((home / "outbox").glob("*.eml"))) == len(files) + len(updates)
 
 
 def test_the_sample_network_gets_thank_yous_and_intros_and_a_call_list(

@@ -134,7 +134,7 @@ def test_due_json_lists_due_waiting_and_going_cold(network: Workspace) -> None:
     result = breadcrumbs(network, "due", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {"due", "waiting", "going_cold"}
+    assert set(data) == {"due", "waiting", "monthly", "going_cold"}
     assert {(d["kind"], d["to"]) for d in data["due"]} == {
         ("thank-you", "ann@example.com"),
         ("intro", "bob@example.com"),

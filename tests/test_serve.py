@@ -60,6 +60,7 @@ def test_serve_plans_every_flow_per_workspace_in_its_own_time_zone(tmp_path: Pat
     when = {(s.flow, s.workspace.root.name): (s.cron, s.timezone) for s in served}
     assert when["follow-up", "ann"] == ("0 9 * * *", "America/Chicago")
     assert when["follow-up", "bea"] == ("0 9 * * *", "Europe/Paris")
+    assert when["monthly-digest", "ann"] == ("15 9 * * 1-5", "America/Chicago")
     # Reading the mailbox needs a token: without one it is served on demand only.
     assert when["mailbox-touches", "ann"][0] is None
     assert when["mailbox-touches", "bea"][0] == "30 8 * * *"

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 import pytest
+from breadcrumbs.flows.artifacts import artifact_key
 
 from breadcrumbs.settings import Workspace
 from breadcrumbs.workspace import init_workspace
@@ -35,6 +36,19 @@ TALKS = """
     date,contact,kind,topic,notes,referrals
     2026-11-24,ann@example.com,coffee,dbt at Acme,,Bob Stone <bob@example.com>
 """
+# For the monthly update: two people last talked with weeks ago, one yesterday (quiet).
+MONTH_PEOPLE = """
+    email,name
+    ann@example.com,Ann Lee
+    bob@example.com,Bob Stone
+    cy@example.com,Cy Park
+"""
+MONTH_TALKS = """
+    date,contact,kind,topic,notes,referrals
+    2026-10-01,ann@example.com,coffee,dbt at Acme,,
+    2026-10-05,bob@example.com,call,,,
+    2026-11-24,cy@example.com,call,,,
+"""
 
 
 class Stack:
@@ -48,13 +62,16 @@ class Stack:
     def api(self) -> str:
         return self.env["PREFECT_API_URL"]
 
-    def workspace(self, name: str, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-        """A workspace whose sheet has one conversation yesterday: two emails due."""
+    def workspace(
+        self, name: str, monkeypatch: pytest.MonkeyPatch, people: str = PEOPLE, talks: str = TALKS
+    ) -> Workspace:
+        """A workspace whose sheet has one conversation yesterday (two emails due), unless
+        told otherwise."""
         monkeypatch.setenv("BREADCRUMBS_TODAY", TODAY)
         ws = Workspace(self.root / name)
         init_workspace(ws)
         write_profile(ws)
-        write_sheet(ws, PEOPLE, TALKS)
+        write_sheet(ws, people, talks)
         sync(ws)  # remembers the source: the deployed run's own sync needs no argument
         return ws
 
@@ -96,12 +113,6 @@ def artifacts(client: Any, flow_run_id: UUID) -> dict[str, Any]:
     return {a.key: a for a in found if a.key}
 
 
-def key_of(found: dict[str, Any], kind: str) -> str:
-    """The run's one artifact key of this kind (keys may add the workspace after the kind)."""
-    (key,) = [k for k in found if k.startswith(kind)]
-    return key
-
-
 def rows_of(artifact: Any) -> list[dict[str, Any]]:
     data = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
     assert isinstance(data, list)
@@ -130,12 +141,12 @@ def test_a_worker_runs_a_deployed_follow_up_created_through_the_client(
     assert recipients(ws) == ["ann@example.com", "bob@example.com"]
     assert sorted(ledger(ws).values()) == ["written", "written"]
     found = artifacts(client, run.id)
-    emails = rows_of(found[key_of(found, "follow-up-emails")])
+    emails = rows_of(found[artifact_key(ws, "follow-up-emails")])
     assert {(r["to"], r["state"]) for r in emails} == {
         ("ann@example.com", "written"),
         ("bob@example.com", "written"),
     }
-    assert key_of(found, "going-cold")
+    assert {artifact_key(ws, "going-cold"), artifact_key(ws, "funnel")} <= set(found)
     # The sync ran as a subflow of this run, with its rejects under this workspace's key.
     subflows = [r for r in client.read_flow_runs() if r.parent_task_run_id is not None]
     assert any(r.name == "sync-contacts · ann" for r in subflows)
@@ -146,6 +157,36 @@ def test_a_worker_runs_a_deployed_follow_up_created_through_the_client(
     assert "Prefect runs" in status.output
     line = next(x for x in status.output.splitlines() if "follow-up · ann" in x)
     assert "follow-up/follow-up" in line and "Completed" in line
+
+
+@pytest.mark.prefect
+def test_a_worker_runs_a_deployed_monthly_digest_created_through_the_client(
+    stack: Stack, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The month's update goes to the two people not talked with lately, once each; its
+    summary, recipients and funnel are read back from the server under this workspace."""
+    ws = stack.workspace("dee", monkeypatch, MONTH_PEOPLE, MONTH_TALKS)
+    deployment = client.read_deployment_by_name("monthly-digest/monthly-digest")
+    created = client.create_flow_run_from_deployment(
+        deployment.id, parameters={"workspace": str(ws.root)}
+    )
+    run = wait_for_run(client, created.id)
+    assert run.state.is_completed(), run.state
+    assert run.name == "monthly-digest · dee"
+
+    assert recipients(ws) == ["ann@example.com", "bob@example.com"]
+    rows_in_ledger = ledger(ws)
+    assert sorted(rows_in_ledger.values()) == ["written", "written"]
+    assert all(k.startswith("monthly:") and k.endswith(":2026-11") for k in rows_in_ledger)
+    found = artifacts(client, run.id)
+    assert "# Monthly update, 2026-11" in found[artifact_key(ws, "monthly-digest-summary")].data
+    rows = rows_of(found[artifact_key(ws, "monthly-digest-recipients")])
+    assert {(r["to"], r["state"]) for r in rows} == {
+        ("ann@example.com", "written"),
+        ("bob@example.com", "written"),
+        ("cy@example.com", "waiting"),
+    }
+    assert "**2** monthly updates delivered this month" in found[artifact_key(ws, "funnel")].data
 
 
 @pytest.mark.prefect
