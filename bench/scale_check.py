@@ -3,9 +3,11 @@
 A throwaway PostgreSQL (bench/postgres.py), a Prefect server on it, one `process` work pool
 with a work queue per machine and a worker on each queue (both machines are this one here;
 on a coach's network each worker runs where its clients' folders are). Three workspaces,
-each with people of its own, get a batch at once, plus a second follow-up on one of them
+each with people of its own, get the monthly digest at once, plus a follow-up on one of them
 at the same time. It checks that each workspace's emails come from its own data only, none
-twice, and that every run completes and ran on its workspace's machine; prints what it saw.
+twice (each person gets this month's update or, met yesterday, a thank-you), that each got
+all it should, and that every run completes and ran on its workspace's machine; prints what
+it saw.
 
     python -m bench.scale_check [--people 150]
 """
@@ -32,33 +34,40 @@ from tests.prefect_stack import prefect, prefect_server, wait_for_run, worker
 TODAY = "2026-11-25"
 # Which machine holds which client's folder: a run is sent to that machine's work queue.
 MACHINES = {"ann": "machine-a", "bea": "machine-a", "cat": "machine-b"}
-# The batch every workspace gets at once. Once the monthly digest (#9) is on main this is
-# "monthly-digest/monthly-digest", and the extra run below stays a follow-up.
-BATCH = "follow-up/follow-up"
+# The batch every workspace gets at once, and a follow-up on one of them at the same time.
+BATCH = "monthly-digest/monthly-digest"
 EXTRA = ("follow-up/follow-up", "ann")
+RECENT = 10  # people per workspace met yesterday: thank-yous, not updates
 
 
 def make_workspace(root: Path, name: str, people: int) -> Workspace:
-    """People of this workspace alone (`<name>-<i>@<name>.example`), each met yesterday."""
+    """People of this workspace alone (`<name>-<i>@<name>.example`), each met in October
+    (this month's update is due to them), the first ten met again yesterday (a thank-you
+    is due; the update waits for the quiet period)."""
     ws = Workspace(root / name)
     init_workspace(ws)
     write_profile(ws)
     sheet = ws.root / "sheet"
     sheet.mkdir()
+    address = [f"{name}-{i}@{name}.example" for i in range(people)]
     with (sheet / "contacts.csv").open("w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)
         out.writerow(["email", "name"])
-        out.writerows([f"{name}-{i}@{name}.example", f"Person {i}"] for i in range(people))
+        out.writerows([a, f"Person {i}"] for i, a in enumerate(address))
     with (sheet / "interactions.csv").open("w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)
         out.writerow(["date", "contact", "kind"])
-        out.writerows(["2026-11-24", f"{name}-{i}@{name}.example", "call"] for i in range(people))
+        out.writerows(["2026-10-20", a, "call"] for a in address)
+        out.writerows(["2026-11-24", a, "coffee"] for a in address[:RECENT])
     run_sync(ws, str(sheet))  # remembers the source for the runs' own syncs
     return ws
 
 
 def check(
-    workspaces: dict[str, Workspace], runs: list[tuple[str, Any]], logs: dict[str, Path]
+    workspaces: dict[str, Workspace],
+    runs: list[tuple[str, Any]],
+    logs: dict[str, Path],
+    people: int,
 ) -> list[str]:
     """Everything that is wrong, as sentences; empty when all is well."""
     problems = []
@@ -78,6 +87,10 @@ def check(
         twice = [r for r, n in Counter(sent).items() if n > 1]
         if twice:
             problems.append(f"{who}: {len(twice)} people emailed twice")
+        # Updates to all but the recently met; their thank-yous where a follow-up ran too.
+        wanted = people if who == EXTRA[1] else people - RECENT
+        if len(set(sent)) != wanted:
+            problems.append(f"{who}: {len(set(sent))} people emailed, {wanted} expected")
     return problems
 
 
@@ -148,7 +161,7 @@ def run_check(root: Path, env: dict[str, str], people: int, started: float) -> i
         sent = recipients(ws)
         dupes = sum(n - 1 for n in Counter(sent).values())
         print(f"{who}: {len(sent)} emails of {people} people, {dupes} duplicates, ledger {ledger}")
-    problems = check(workspaces, runs, logs)
+    problems = check(workspaces, runs, logs, people)
     for problem in problems:
         print(f"PROBLEM: {problem}")
     verdict = "FAILED" if problems else "passed"
