@@ -1,9 +1,9 @@
 """`make screenshots`: what a person sees in the Prefect UI, taken from the code as it is.
 
 A Prefect server of its own (its UI told which port its API is on: PREFECT_UI_API_URL), the
-bundled sample run as the follow-up flow, then headless Chromium (Debian's `chromium`) on
-the run's page (its graph and artifacts), on the table of emails, and on its task
-runs. Writes docs/ui-*.png.
+bundled sample run as the follow-up and monthly-digest flows, then headless Chromium
+(Debian's `chromium`) on each run's page (its graph and artifacts), and on the digest's
+summary and recipients. Writes docs/ui-*.png.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from breadcrumbs.flows.artifacts import artifact_key
+
+from breadcrumbs.settings import Workspace
 from tests.prefect_stack import BIN, ROOT, prefect_server
 
 DOCS = ROOT / "docs"
@@ -55,7 +58,7 @@ def main() -> int:
     ):
         ws = Path(tmp) / "jordan"
         run_env = {**env, "PREFECT_LOGGING_LEVEL": "INFO"}
-        for args in (["sync", "--sample"], ["follow-up", "--prefect"]):
+        for args in (["sync", "--sample"], ["follow-up", "--prefect"], ["digest", "--prefect"]):
             subprocess.run(
                 [str(BIN / "breadcrumbs"), *args, "--workspace", str(ws)],
                 env=run_env,
@@ -68,18 +71,16 @@ def main() -> int:
             get_client(sync_client=True) as client,
         ):
             top = FlowRunFilter(parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True))
-            runs = client.read_flow_runs(flow_run_filter=top)
-            (run,) = [r for r in runs if r.name.startswith("follow-up")]
-            emails = next(
-                a
-                for a in client.read_artifacts()
-                if a.flow_run_id == run.id and (a.key or "").startswith("follow-up-emails")
-            )
+            runs = {r.name: r for r in client.read_flow_runs(flow_run_filter=top)}
+            digest = runs["monthly-digest · jordan"]
+            found = {a.key: a for a in client.read_artifacts() if a.flow_run_id == digest.id}
+        ws_key = Workspace(ws.resolve())
         # The V2 UI (under /v2) honours ?tab= on first load; the V1 UI falls back to Logs.
-        page = f"{ui}/v2/runs/flow-run/{run.id}"
-        shoot(f"{page}?tab=Artifacts", DOCS / "ui-follow-up-run.png")
-        shoot(f"{ui}/v2/artifacts/artifact/{emails.id}", DOCS / "ui-follow-up-emails.png")
-        shoot(f"{page}?tab=TaskRuns", DOCS / "ui-follow-up-graph.png")
+        for name, run in (("digest", digest), ("follow-up", runs["follow-up · jordan"])):
+            shoot(f"{ui}/v2/runs/flow-run/{run.id}?tab=Artifacts", DOCS / f"ui-{name}-run.png")
+        for what in ("summary", "recipients"):
+            artifact = found[artifact_key(ws_key, f"monthly-digest-{what}")]
+            shoot(f"{ui}/v2/artifacts/artifact/{artifact.id}", DOCS / f"ui-digest-{what}.png")
     return 0
 
 
