@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench soak clean
+.PHONY: run test lint bench soak scale-check screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Breadcrumbs needs Python 3.11 or newer: run make PY=python3.11")'
@@ -47,6 +47,15 @@ SOAK_MONTHS ?= 10
 soak: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m tests.soak --seconds $(SOAK_SECONDS)
 	SOAK_MONTHS=$(SOAK_MONTHS) $(BIN)/pytest -q -p no:randomly tests/test_etiquette.py
+
+# Not part of `make test`: PostgreSQL (installed from Debian's packages if missing), a Prefect
+# server on it, two workers, three workspaces at once (README, "Many job seekers").
+scale-check: $(STAMP)
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python -m bench.scale_check
+
+# docs/ui-*.png: the Prefect UI on a follow-up run of the sample (needs Debian's chromium).
+screenshots: $(STAMP)
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python -m bench.screenshots
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

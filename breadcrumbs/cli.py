@@ -732,20 +732,40 @@ def status(
     total = cast(int, data["total"])
     if not counts:
         typer.echo("The ledger is empty: no email has been planned yet.")
-        return
-    by_state = ", ".join(f"{n} {state}" for state, n in counts.items())
-    typer.echo(f"{_plural(total, 'email')}: {by_state}")
-    for e in emails:
-        day = clock.local(e["planned_at"]).date().isoformat() if e["planned_at"] else ""
-        who = f"{e['name']} <{e['to']}>" if e["name"] else e["to"]
-        why = f": {e['reason']}" if e["reason"] and e["state"] not in DELIVERED_STATES else ""
-        typer.echo(f"  {day} {e['state']:9} {e['kind']:9} {who}  {e['subject']}{why}")
-    if len(emails) < total:
-        typer.echo(f"the newest {len(emails)} of {total}: `--all` shows every one")
+    else:
+        by_state = ", ".join(f"{n} {state}" for state, n in counts.items())
+        typer.echo(f"{_plural(total, 'email')}: {by_state}")
+        for e in emails:
+            day = clock.local(e["planned_at"]).date().isoformat() if e["planned_at"] else ""
+            who = f"{e['name']} <{e['to']}>" if e["name"] else e["to"]
+            why = f": {e['reason']}" if e["reason"] and e["state"] not in DELIVERED_STATES else ""
+            typer.echo(f"  {day} {e['state']:9} {e['kind']:9} {who}  {e['subject']}{why}")
+        if len(emails) < total:
+            typer.echo(f"the newest {len(emails)} of {total}: `--all` shows every one")
+    if os.environ.get("PREFECT_API_URL"):
+        _print_prefect_runs()
 
 
 # A delivered email's reason is its file name or provider id: not worth a line.
 DELIVERED_STATES = ("sent", "drafted", "written")
+
+
+def _print_prefect_runs() -> None:
+    """The last runs of each deployment: a failed scheduled run shows here, no UI needed."""
+    from breadcrumbs.watch import last_runs
+
+    try:
+        runs = last_runs()
+    except Exception as exc:  # a server that is down must not hide the ledger above
+        url = os.environ["PREFECT_API_URL"]
+        typer.echo(f"Prefect runs: the server at {url} did not answer ({exc})")
+        return
+    typer.echo("Prefect runs (latest first):")
+    if not runs:
+        typer.echo("  none yet: see `breadcrumbs serve` or prefect.yaml")
+    for run in runs:
+        start = run.start.strftime("%Y-%m-%d %H:%M %Z") if run.start else "not started"
+        typer.echo(f"  {run.deployment:40} {run.state:10} {start}  {run.name}")
 
 
 @app.command("opt-out")
@@ -908,6 +928,41 @@ def touches(
         _fail(exc)
         return
     typer.echo(f"{new_touches} new touches, {new_bounces} new bounced addresses")
+
+
+@app.command()
+def serve(
+    workspaces: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            help="A workspace to serve; repeat for several (default: the usual workspace)",
+            show_default=False,
+            metavar="DIR",
+        ),
+    ] = None,
+    mode: ModeOpt = Mode.outbox,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Allow --mode send")] = False,
+) -> None:
+    """Keep running: every flow on its schedule (profile's time zone), watched in Prefect."""
+    from breadcrumbs import serve as service
+
+    if mode is Mode.send and not yes:
+        _fail(BreadcrumbsError("--mode send sends real email every day: add --yes to confirm"))
+    try:
+        url = service.require_server()
+        chosen = [_workspace(w) for w in workspaces] if workspaces else [_workspace(None)]
+        served = service.plan(chosen, mode.value)
+    except BreadcrumbsError as exc:
+        _fail(exc)
+        return
+    typer.echo(f"Serving on {url}:")
+    for s in served:
+        typer.echo(f"  {s.describe()}   [{s.workspace.root}]")
+    typer.echo("Ctrl-C or SIGTERM stops; the schedules are then paused on the server.")
+    service.serve(served)
+    typer.echo(service.STOP_MESSAGE)
 
 
 def main() -> None:

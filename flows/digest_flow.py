@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 from breadcrumbs.flows.artifacts import Progress, artifact_key, publish_funnel
+from breadcrumbs.flows.naming import run_name
 from breadcrumbs.flows.sync_flow import sync_contacts
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -118,7 +119,7 @@ def publish(workspace: Workspace, report: DigestReport) -> None:
     publish_funnel(workspace, report.month)
 
 
-@flow(name="monthly-digest", log_prints=True)
+@flow(name="monthly-digest", flow_run_name=run_name, log_prints=True)
 def monthly_digest(
     workspace: str | None = None,
     month: str | None = None,

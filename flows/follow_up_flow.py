@@ -7,6 +7,7 @@ truth lives in the ledger, and a burst of task runs would swamp the Prefect serv
 from __future__ import annotations
 
 from breadcrumbs.flows.artifacts import artifact_key, publish_funnel
+from breadcrumbs.flows.naming import run_name
 from breadcrumbs.flows.sync_flow import sync_contacts
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -101,7 +102,7 @@ def publish(workspace: Workspace, report: FollowUpReport) -> None:
     )
 
 
-@flow(name="follow-up", log_prints=True)
+@flow(name="follow-up", flow_run_name=run_name, log_prints=True)
 def follow_up(
     workspace: str | None = None,
     mode: str = "outbox",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from breadcrumbs.flows.naming import run_name
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -19,7 +20,7 @@ def read_mailbox_task(workspace: str | None, days: int) -> tuple[int, int]:
     return run_mailbox_touches(ws, profile.me.email, days, clock.today())
 
 
-@flow(name="mailbox-touches", log_prints=True)
+@flow(name="mailbox-touches", flow_run_name=run_name, log_prints=True)
 def mailbox_touches(workspace: str | None = None, days: int = 60) -> tuple[int, int]:
     """Record replies and sent mail as touches, and bounces as unmailable addresses."""
     touches, bounces = read_mailbox_task(workspace, days)

@@ -7,6 +7,7 @@ stage), since every task run costs the Prefect server real work.
 from __future__ import annotations
 
 from breadcrumbs.flows.artifacts import artifact_key
+from breadcrumbs.flows.naming import run_name
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -67,7 +68,7 @@ def publish_rejects(workspace: Workspace, report: SyncReport) -> None:
         )
 
 
-@flow(name="sync-contacts", log_prints=True)
+@flow(name="sync-contacts", flow_run_name=run_name, log_prints=True)
 def sync_contacts(workspace: str | None = None, source: str | None = None) -> SyncReport:
     """Sync the workspace's spreadsheet into its database."""
     ws = resolve_workspace(workspace)

@@ -55,7 +55,7 @@ def test_an_upgraded_workspace_recognises_every_email_it_sent(
     ]
     result = CliRunner().invoke(app, ["status", "--workspace", str(upgraded.root)])
     assert result.exit_code == 0, result.output
-    assert "written    4" in result.stdout
+    assert "4 emails: 4 written" in result.stdout
 
 
 def test_people_of_an_upgraded_workspace_keep_their_ledger_through_an_address_change(

@@ -85,7 +85,7 @@ def test_a_referral_by_a_shared_name_is_refused_naming_both(
     listed = sync_and_list_rejects(workspace)
     line = next(row for row in listed.splitlines() if "ambiguous name" in row)
     assert "john@acme.example" in line and "jsmith@beta.example" in line
-    assert "[cell]" in line
+    assert "(the row loaded without this value)" in line
     assert sql(workspace, "SELECT count(*) FROM referrals") == [(0,)]
     report = run_follow_up(workspace)
     assert all(o.kind != "intro" for o in report.outcomes)
