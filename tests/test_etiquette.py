@@ -19,9 +19,11 @@ fixes the deferrals failed (defects 2 and 4: a deferred email left late, dated t
 planned, on top of the cap) and so did the address changes (defect 1: the new address was a
 new contact, thanked again and mailed within the gap).
 
-To add a kind of email (the monthly update, key `monthly:<contact>:<YYYY-MM>`): give it a
-moment in MOMENTS, and run its command in `_play_day` on the days it runs; every other rule
-already applies to every kind.
+The monthly digest runs every weekday after the follow-up, as the `monthly-digest`
+deployment does, so its updates meet the same rules, and two more: nobody joins a month's
+updates after that month's first run, and no update leaves after its month. To add a kind of
+email: give it a moment in MOMENTS, and run its command in `_play_day` on the days it runs;
+every other rule already applies to every kind.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from typer.testing import CliRunner
 
 from breadcrumbs.cli import app
 from breadcrumbs.deliver.outbox import file_name
+from breadcrumbs.digest import run_digest
 from breadcrumbs.follow_up import run_follow_up
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store.database import open_store
@@ -58,6 +61,7 @@ DAYS = 30
 THANK_YOU_DAYS = 3
 MIN_GAP_DAYS = 3
 DAILY_CAP = 3
+QUIET_DAYS = 7  # short, so that the month played brings monthly updates on Dec 1
 KINDS = ["call", "coffee", "meeting", "video", "event"]
 DELIVERED = ("written", "sent", "drafted")
 SOAKING = "SOAK_MONTHS" in os.environ
@@ -108,6 +112,7 @@ class Month:
     changes: int = 0  # address changes made
     unwritable_until: date | None = None  # the outbox cannot be written up to this day
     unwritable_days: int = 0
+    rosters: dict[str, set[str]] = field(default_factory=dict)  # month -> its first run's keys
 
     def person_of(self, address: str) -> int:
         for index, person in enumerate(self.people):
@@ -337,9 +342,24 @@ def _play_month(
             result = CliRunner().invoke(app, ["opt-out", address, "--workspace", str(ws.root)])
             assert result.exit_code == 0, result.output
         read_mailbox = _maybe_bounce(ws, month, fake, today, offset)
-        _play_day(ws, read_mailbox, unwritable)
+        _play_day(ws, read_mailbox, unwritable, digest=today.weekday() < 5)
         _check_day(ws, month, today)
+        _check_roster(ws, month, today)
     return month
+
+
+def _check_roster(ws: Workspace, month: Month, today: date) -> None:
+    """The month's first digest run decides who gets its update; nobody joins later."""
+    if today.weekday() >= 5:
+        return
+    this_month = today.strftime("%Y-%m")
+    keys = {
+        key
+        for (key,) in sql(ws, "SELECT key FROM messages WHERE kind = 'monthly'")
+        if key.endswith(f":{this_month}")
+    }
+    first = month.rosters.setdefault(this_month, keys)
+    assert keys <= first, f"joined {this_month}'s updates mid-month: {sorted(keys - first)}"
 
 
 def _maybe_bounce(ws: Workspace, month: Month, fake: FakeGoogle, today: date, offset: int) -> bool:
@@ -359,8 +379,9 @@ def _maybe_bounce(ws: Workspace, month: Month, fake: FakeGoogle, today: date, of
     return True
 
 
-def _play_day(ws: Workspace, read_mailbox: bool, unwritable: bool) -> None:
-    """The morning's follow-up; on an unwritable day the outbox folder is a file."""
+def _play_day(ws: Workspace, read_mailbox: bool, unwritable: bool, digest: bool) -> None:
+    """The morning's follow-up, then on weekdays the digest; on an unwritable day the outbox
+    folder is a file."""
     aside = ws.root / "outbox-aside"
     if unwritable:
         if ws.outbox.exists():
@@ -368,6 +389,8 @@ def _play_day(ws: Workspace, read_mailbox: bool, unwritable: bool) -> None:
         ws.outbox.write_bytes(b"")
     try:
         run_follow_up(ws, read_mailbox=read_mailbox)
+        if digest:
+            run_digest(ws, read_mailbox=False)
     finally:
         if unwritable:
             ws.outbox.unlink()
@@ -405,6 +428,7 @@ def test_a_month_of_a_job_search_keeps_the_etiquette_every_day(
         thank_you_days=THANK_YOU_DAYS,
         min_gap_days=MIN_GAP_DAYS,
         daily_cap=DAILY_CAP,
+        quiet_days=QUIET_DAYS,
     )
     sheet = tmp_path / "sheet"
     sheet.mkdir()
@@ -412,6 +436,8 @@ def test_a_month_of_a_job_search_keeps_the_etiquette_every_day(
         month = _play_month(ws, sheet, fake, seed, flags, monkeypatch)
     delivered = sql(ws, "SELECT count(*) FROM messages WHERE state IN ('written', 'sent')")
     assert delivered[0][0] >= 10, "a month should bring emails"
+    assert month.rosters["2026-11"] == set(), "November's first run found nobody to update"
+    assert month.rosters["2026-12"], "December's first run should list monthly updates"
     assert month.opted_out and month.bounced
     if flags.address_changes:
         assert month.changes
