@@ -129,7 +129,10 @@ def _run_sync(ws: Any, source: str | None, prefect: bool) -> Any:
 
 def _print_sync(report: Any) -> None:
     c = report.counts
-    typer.echo(f"synced {report.source}")
+    if report.unchanged:
+        typer.echo(f"{report.source} is as the last sync read it: nothing new to load")
+    else:
+        typer.echo(f"synced {report.source}")
     typer.echo(
         f"  loaded: {c.contacts} contacts ({c.created} created from referrals), "
         f"{c.interactions} conversations, {c.referrals} referrals, {c.prospects} prospects"
@@ -275,7 +278,7 @@ def _follow_up_direct(ws: Any, mode: str, limit: int | None, dry_run: bool, no_s
     from breadcrumbs.sync import run_sync
 
     if not no_sync:
-        _print_sync(run_sync(ws))
+        _print_sync(run_sync(ws, skip_unchanged=True))
     bars: list[Any] = []
 
     def progress(done: int, total: int) -> None:
