@@ -191,7 +191,7 @@ def interaction_rows(contacts: list[list[str]], count: int, seed: int) -> list[l
         else:
             day = TODAY - timedelta(days=int(rng.expovariate(1 / 300)) % 1100)
         written = _written_date(rng, day) if rng.random() > 0.0005 else "sometime in spring"
-        referrals = []
+        referrals: list[str] = []
         for _ in range(rng.choices((0, 1, 2, 3), (55, 30, 12, 3))[0]):
             other = contacts[rng.randrange(n)]
             if rng.random() < 0.05:

@@ -22,6 +22,7 @@ class Run:
     seconds: float
     peak_mib: float  # this process's own peak resident memory, not its siblings'
     stdout: str
+    cpu: float = 0.0  # user + system seconds: steadier than wall time on a busy machine
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str], check: bool = True) -> Run:
@@ -40,7 +41,30 @@ def run(command: list[str], cwd: Path, env: dict[str, str], check: bool = True) 
                 f"{' '.join(command)} exited {proc.returncode}:\n"
                 f"{stdout[-2000:]}\n{err.read().decode('utf-8', 'replace')[-4000:]}"
             )
-    return Run(seconds, usage.ru_maxrss / 1024, stdout)
+    return Run(seconds, usage.ru_maxrss / 1024, stdout, usage.ru_utime + usage.ru_stime)
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by a process and all its descendants (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        used[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += used.get(current, 0.0)
+        todo += [child for child, parent in parents.items() if parent == current]
+    return total
 
 
 def python(code: str, cwd: Path, env: dict[str, str]) -> Run:

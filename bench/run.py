@@ -19,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench import gmail, prefect_overhead, readme, scale
 from bench.measure import Figure, Results, run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,24 +73,14 @@ def main() -> None:
             if name == "help":
                 help_case(results, env)
             elif name == "readme":
-                from bench import readme
-
                 readme.case(results, folder, args.people, BIN, env)
             elif name == "prefect":
-                from bench import prefect_overhead
-
                 prefect_overhead.case(results, folder, args.people, BIN, env)
             elif name == "gmail":
-                from bench import gmail
-
                 gmail.case(results, folder, BIN, env)
             elif name == "xlsx":
-                from bench import scale
-
                 scale.xlsx_case(results, folder, args.contacts, env)
             elif name == "scale":
-                from bench import scale
-
                 scale.case(results, folder, args.contacts, args.conversations, BIN, env)
             args.out.write_text(results.markdown(), encoding="utf-8")  # partial, if one fails
         results.note(
