@@ -124,7 +124,9 @@ class Results:
             "",
             "Written by `make bench` (bench/run.py). Every figure is measured beside its",
             "baseline in the same command, on the same machine; read the ratios, not the",
-            "seconds: this machine is shared and its load swings.",
+            "seconds: this machine is shared and its load swings. CPU seconds are given beside",
+            "wall seconds where load distorts the wall clock. Why an unmet goal is unmet, with",
+            "profiles, and what would meet it: bench/ANALYSIS.md.",
             "",
             f"- date: {self.started:%Y-%m-%d %H:%M} UTC, took "
             f"{(datetime.now(UTC) - self.started).total_seconds():.0f} s",
