@@ -6,6 +6,7 @@ measured in the same command, and as a ratio; RESULTS.md records the load as wel
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -15,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,11 @@ def tree_cpu(pid: int) -> float:
         total += used.get(current, 0.0)
         todo += [child for child, parent in parents.items() if parent == current]
     return total
+
+
+def last_json(stdout: str) -> Any:
+    """The JSON a bench script prints last (a library may have printed a warning before)."""
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def python(code: str, cwd: Path, env: dict[str, str]) -> Run:

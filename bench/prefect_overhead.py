@@ -9,7 +9,6 @@ run) are measured on their own.
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.measure import Figure, Results, run, tree_cpu
+from bench.measure import Figure, Results, last_json, run, tree_cpu
 from bench.readme import make_network, make_workspace, outbox_files, readme_path
 
 SMALL = 200
@@ -90,7 +89,7 @@ def case(results: Results, scratch: Path, people: int, bin_dir: Path, env: dict[
     try:
         served = {**env, "PREFECT_HOME": str(home), "PREFECT_API_URL": url}
         crumbs = str(bin_dir / "breadcrumbs")
-        fixed = json.loads(run([sys.executable, "-c", FIXED], scratch, served).stdout)
+        fixed = last_json(run([sys.executable, "-c", FIXED], scratch, served).stdout)
         bare = run([sys.executable, "-c", "pass"], scratch, env).seconds
         results.add(
             Figure("prefect", "import prefect", fixed["import"], "s", "python -c pass", bare)

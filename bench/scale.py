@@ -5,14 +5,13 @@ workbook against openpyxl's own read-only iteration of it.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import duckdb
 
 from bench import generate
-from bench.measure import Figure, Results, run
+from bench.measure import Figure, Results, last_json, run
 
 GIB = 1024.0  # MiB
 
@@ -154,7 +153,7 @@ def case(
             met=total > 0 and incomplete == 0,
         )
     )
-    detect = json.loads(run([sys.executable, "-c", DETECT, str(ws)], ws, env).stdout)
+    detect = last_json(run([sys.executable, "-c", DETECT, str(ws)], ws, env).stdout)
     results.add(
         Figure(
             "scale",
@@ -182,10 +181,10 @@ def xlsx_case(results: Results, scratch: Path, contacts: int, env: dict[str, str
     people = generate.contact_rows(contacts, seed=7)
     book = scratch / "network.xlsx"
     generate.write_xlsx(book, {"contacts": (generate.CONTACT_HEADER, people)})
-    theirs = json.loads(
+    theirs = last_json(
         run([sys.executable, "-c", READ_XLSX_OPENPYXL, str(book)], scratch, env).stdout
     )
-    ours = json.loads(
+    ours = last_json(
         run([sys.executable, "-c", READ_XLSX_BREADCRUMBS, str(book)], scratch, env).stdout
     )
     ours_rate = ours["rows"] / ours["seconds"]
