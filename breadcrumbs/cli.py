@@ -83,6 +83,11 @@ def init(
         typer.echo(f"created {path}")
     if not created:
         typer.echo(f"{ws.root} is already a workspace; nothing changed")
+    elif ws.profile_path in created:
+        from breadcrumbs.profile import load_profile
+
+        zone = load_profile(ws.profile_path).me.timezone or "this machine's, whatever it is"
+        typer.echo(f"time zone: {zone} ([me] timezone decides which day is today)")
     typer.echo(f"next: fill in {ws.profile_path}, then `breadcrumbs sync SOURCE`")
 
 
@@ -478,6 +483,27 @@ def opt_out(
     except BreadcrumbsError as exc:
         _fail(exc)
     typer.echo(f"{email}: {'may be emailed again' if undo else 'opted out for good'}")
+
+
+@app.command()
+def unbounce(
+    email: Annotated[str, typer.Argument(help="The address a bounce made unmailable")],
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Email this address again: a bounce you know is wrong, or an address fixed since."""
+    from breadcrumbs.google.mailbox import unbounce as take_back
+    from breadcrumbs.store.database import open_store
+
+    try:
+        with open_store(_workspace(workspace)) as con:
+            was_marked = take_back(con, email)
+    except BreadcrumbsError as exc:
+        _fail(exc)
+        return
+    if was_marked:
+        typer.echo(f"{email}: may be emailed again; only a newer bounce stops it")
+    else:
+        typer.echo(f"{email}: had no bounce; a bounce already in the mailbox will not count")
 
 
 @app.command()

@@ -4,14 +4,17 @@
 ledger record, default months and the sample's dates, so tests and back-fills can play a job
 search day by day. The time of day stays real, so records made on one played day still sort.
 Otherwise today is the date where the user lives (`[me] timezone` in the profile, set when
-the profile is loaded), not where the machine runs: a job scheduled on a UTC server at 9 pm
-in New York must not think tomorrow has come.
+the profile is loaded; `breadcrumbs init` writes the machine's zone there), not where the
+machine runs: a job scheduled on a UTC server at 9 pm in New York must not think tomorrow
+has come. An empty or missing setting, or no profile, means the machine's own zone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import UTC, date, datetime, tzinfo
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from breadcrumbs.errors import BreadcrumbsError
@@ -21,9 +24,16 @@ _zone: tzinfo | None = None
 
 
 def use_timezone(name: str) -> None:
-    """The user's IANA time zone ("America/New_York"); an unknown name is an error."""
+    """The user's IANA time zone ("America/New_York"); an unknown name is an error.
+
+    An empty name is the machine's own zone, as when there is no profile at all.
+    """
     global _zone
-    if not name or name.upper() == "UTC":
+    if not name:
+        machine = machine_timezone()
+        _zone = ZoneInfo(machine) if machine else None
+        return
+    if name.upper() == "UTC":
         _zone = UTC
         return
     try:
@@ -33,6 +43,41 @@ def use_timezone(name: str) -> None:
             f"[me] timezone = {name!r} is not a time zone: use a name such as "
             "America/New_York or Europe/Berlin"
         ) from None
+
+
+def zone() -> tzinfo:
+    """The zone the user's days are counted in."""
+    return _zone if _zone is not None else datetime.now().astimezone().tzinfo or UTC
+
+
+def machine_timezone(
+    localtime: Path = Path("/etc/localtime"), timezone_file: Path = Path("/etc/timezone")
+) -> str | None:
+    """This machine's IANA zone name, or None if it cannot be told (stdlib only).
+
+    TZ wins, as it does for the C library; then the /etc/localtime symlink into a zoneinfo
+    tree (Linux, macOS); then Debian's /etc/timezone.
+    """
+    candidates = [os.environ.get("TZ", "").removeprefix(":")]
+    with contextlib.suppress(OSError):
+        target = str(localtime.resolve()) if localtime.is_symlink() else ""
+        candidates.append(target.rpartition("zoneinfo/")[2] if "zoneinfo/" in target else "")
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        candidates.append(timezone_file.read_text(encoding="utf-8").strip())
+    for name in candidates:
+        if _is_zone(name):
+            return name
+    return None
+
+
+def _is_zone(name: str) -> bool:
+    if not name or name.startswith("/") or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def today() -> date:

@@ -50,9 +50,15 @@ WHERE i.date BETWEEN $today - $window AND $today
              OR (abs(m.for_date - i.date) <= $window
                  AND m.key NOT IN (SELECT 'thank-you:' || interaction_id FROM interactions))))
   -- The user wrote to them after the conversation themselves: that was the thank-you.
+  -- After it on the user's clock: past its time if the sheet gives one, else past 17:00
+  -- that day, so "see you at 3" never counts (a touch read before moments were kept
+  -- counts from the next day).
   AND NOT EXISTS (
       SELECT 1 FROM mailbox_touches t WHERE t.direction = 'out'
-        AND t.email = lower(c.email) AND t.touched_on >= i.date)
+        AND (t.email = lower(c.email) OR t.email IN (
+            SELECT a.email FROM addresses a WHERE a.person_id = c.contact_id))
+        AND (t.touched_local > i.date + coalesce(i.time, TIME '17:00')
+             OR (t.touched_local IS NULL AND t.touched_on > i.date)))
 ORDER BY i.date DESC, i.source_row
 """
 
@@ -70,7 +76,8 @@ WHERE lower(coalesce(c.email, '')) <> lower($me)
   AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.contact_id = c.contact_id)
   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = c.contact_id
                   OR lower(m.email) = lower(c.email))
-  AND NOT EXISTS (SELECT 1 FROM mailbox_touches t WHERE t.email = lower(c.email))
+  AND NOT EXISTS (SELECT 1 FROM mailbox_touches t WHERE t.email = lower(c.email)
+                  OR t.email IN (SELECT a.email FROM addresses a WHERE a.person_id = c.contact_id))
   AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.key = 'intro:' || c.contact_id)
 ORDER BY f.referred_id
 """
@@ -171,7 +178,7 @@ def apply_etiquette(
     waiting: list[Skipped] = []
     chosen: set[str] = set()
     gap_start = today - timedelta(days=etiquette.min_gap_days)
-    room = max(etiquette.daily_cap - sent_today, 0)
+    room = room_today(etiquette, sent_today)
     for c in candidates:
         person = c.due.email.lower() or c.due.contact_id
         reason = None
@@ -198,6 +205,12 @@ def apply_etiquette(
         chosen.add(person)
         due.append(c.due)
     return Detection(due, waiting)
+
+
+def room_today(etiquette: Etiquette, left_today: int) -> int:
+    """How many more emails may leave today: the cap counts what leaves on a day, whatever
+    day it was planned (detection plans within it; delivery holds back what would pass it)."""
+    return max(etiquette.daily_cap - left_today, 0)
 
 
 def detect(

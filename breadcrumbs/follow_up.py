@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Literal
 
@@ -18,7 +18,7 @@ from breadcrumbs import clock
 from breadcrumbs.compose.message import DEFAULT_TEMPLATES, Composer
 from breadcrumbs.deliver.mailer import Mailer
 from breadcrumbs.deliver.outbox import OutboxMailer
-from breadcrumbs.detect import Cold, Detection, Skipped, detect, going_cold
+from breadcrumbs.detect import Cold, Detection, Skipped, detect, going_cold, room_today
 from breadcrumbs.errors import (
     AuthError,
     BreadcrumbsError,
@@ -28,18 +28,24 @@ from breadcrumbs.errors import (
     TemplateError,
     UnsafeHeaderError,
 )
-from breadcrumbs.profile import Profile, load_profile, require_sender
+from breadcrumbs.moments import withdraw_reason
+from breadcrumbs.profile import Etiquette, Profile, load_profile, require_sender
 from breadcrumbs.records import Composed, Due
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store.database import open_store
+from breadcrumbs.store.identity import readdress_waiting
 from breadcrumbs.store.ledger import (
     UNSETTLED,
     WAITING,
     Row,
     delivered_today,
+    due_from_json,
+    forget,
     plan,
+    recompose,
     rows_in,
     set_state,
+    waiting_moments,
 )
 
 Progress = Callable[[int, int], None]
@@ -77,15 +83,23 @@ def load_checked_profile(workspace: Workspace) -> Profile:
 
 
 def detect_stage(workspace: Workspace, profile: Profile) -> Detection:
+    today = clock.today()
     with open_store(workspace) as con:
-        return detect(con, clock.today(), profile.etiquette, profile.me.email, delivered_today(con))
+        # What waits from earlier runs leaves first: the cap leaves room for it.
+        earlier = sum(
+            1
+            for key, kind, for_date in waiting_moments(con)
+            if withdraw_reason(key, kind, for_date, today, profile.etiquette) is None
+        )
+        taken = delivered_today(con) + earlier
+        return detect(con, today, profile.etiquette, profile.me.email, taken)
 
 
 def compose_stage(
-    workspace: Workspace, profile: Profile, due: list[Due]
+    workspace: Workspace, profile: Profile, due: list[Due], mode: str = "outbox"
 ) -> tuple[list[Composed], list[Outcome]]:
     """Render every due email; one that fails is skipped with its reason, the rest go on."""
-    composer = Composer(profile, clock.today(), (workspace.templates, DEFAULT_TEMPLATES))
+    composer = _composer(workspace, profile, mode)
     planned_at = clock.now()
     composed, failed = [], []
     for item in due:
@@ -113,6 +127,77 @@ def _withdraw_blocked(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _composer(workspace: Workspace, profile: Profile, mode: str) -> Composer:
+    return Composer(profile, clock.today(), (workspace.templates, DEFAULT_TEMPLATES), mode)
+
+
+def _late(row: Row, today: date, etiquette: Etiquette) -> str | None:
+    return withdraw_reason(row.key, row.kind, row.for_date, today, etiquette)
+
+
+def _in_moment(
+    con: duckdb.DuckDBPyConnection, queue: list[Row], etiquette: Etiquette
+) -> tuple[list[Row], list[Outcome]]:
+    """Withdraw what is past its moment (kept in the ledger with the reason, so its key is
+    never planned again); forget a row an older version planned without its Due, so the
+    next detection plans it afresh (it certainly never left)."""
+    today = clock.today()
+    fitting, outcomes, older = [], [], []
+    for row in queue:
+        reason = _late(row, today, etiquette)
+        if reason is not None:
+            set_state(con, [row.key], "withdrawn", reason)
+            outcomes.append(_outcome(row, "withdrawn", reason))
+        elif row.due is None:
+            older.append(row.key)
+            outcomes.append(
+                _outcome(row, "skipped", "planned by an older version: composed afresh next run")
+            )
+        else:
+            fitting.append(row)
+    forget(con, older)
+    return fitting, outcomes
+
+
+def _compose_again(
+    con: duckdb.DuckDBPyConnection,
+    queue: list[Row],
+    composer: Composer,
+    readdressed: set[str],
+) -> tuple[list[Row], list[Outcome]]:
+    """A row planned on an earlier day is composed again now: its Date and its words are
+    of the day it leaves; so is one whose person has moved to another address since it was
+    planned (store/identity.py). One whose template fails now waits, with the reason."""
+    today, now = clock.today(), clock.now()
+    ready, skipped = [], []
+    for row in queue:
+        if row.planned_on >= today and row.key not in readdressed:
+            ready.append(row)
+            continue
+        assert row.due is not None  # _in_moment has forgotten the rows that keep none
+        due = due_from_json(row.due)
+        if row.key in readdressed:
+            due = replace(due, email=row.email)
+        try:
+            composed = composer.compose(due, now)
+        except (TemplateError, UnsafeHeaderError) as exc:
+            skipped.append(_outcome(row, "skipped", f"{exc} (waits for the next run)"))
+            continue
+        recompose(con, composed)
+        email = composed.email
+        ready.append(
+            replace(
+                row,
+                email=email.to_addr,
+                subject=email.subject,
+                raw=email.raw,
+                planned_at=email.planned_at,
+                planned_on=today,
+            )
+        )
+    return ready, skipped
+
+
 def _outcome(row: Row, state: str, reason: str = "") -> Outcome:
     return Outcome(row.key, row.kind, row.email, "", row.subject, state, reason)
 
@@ -135,25 +220,48 @@ def settle(con: duckdb.DuckDBPyConnection, mailer: Mailer) -> list[Outcome]:
 
 
 def deliver_stage(
-    workspace: Workspace, mailer: Mailer, composed: list[Composed], progress: Progress | None = None
+    workspace: Workspace,
+    mailer: Mailer,
+    composed: list[Composed],
+    progress: Progress | None = None,
+    profile: Profile | None = None,
 ) -> list[Outcome]:
-    """Settle, then deliver what waits from earlier runs and this run's new emails."""
+    """Settle, then deliver what waits from earlier runs and this run's new emails: each in
+    its moment, composed on the day it leaves, and no more than the cap lets leave today."""
+    profile = profile or load_checked_profile(workspace)
+    etiquette = profile.etiquette
     with open_store(workspace) as con:
         outcomes = settle(con, mailer)
+        readdressed = readdress_waiting(con)
         _withdraw_blocked(con)
         plan(con, composed, mailer.mode)
         names = {c.email.key: c.due.name for c in composed}
         # This run holds the workspace lock, so every waiting row is ours to deliver: the
         # new ones, and those an earlier run planned or deferred (quota, a crash).
-        queue = rows_in(con, WAITING, [mailer.mode])
+        queue, not_now = _in_moment(con, rows_in(con, WAITING, [mailer.mode]), etiquette)
+        # The cap counts what leaves today, whatever day it was planned (issue 8, defect 4);
+        # the rest stays waiting for the next run.
+        room = room_today(etiquette, delivered_today(con))
+        not_now += [
+            _outcome(r, r.state, f"daily cap of {etiquette.daily_cap} reached: waits for tomorrow")
+            for r in queue[room:]
+        ]
+        queue, skipped = _compose_again(
+            con, queue[:room], _composer(workspace, profile, mailer.mode), readdressed
+        )
+        not_now += skipped
         if mailer.mode == "outbox":
             delivered = _deliver_bulk(con, mailer, queue, progress)
         else:
             delivered = _deliver_one_by_one(con, mailer, queue, progress)
-    return outcomes + [
-        Outcome(o.key, o.kind, o.to, names.get(o.key, o.name), o.subject, o.state, o.reason)
-        for o in delivered
-    ]
+    return (
+        outcomes
+        + not_now
+        + [
+            Outcome(o.key, o.kind, o.to, names.get(o.key, o.name), o.subject, o.state, o.reason)
+            for o in delivered
+        ]
+    )
 
 
 def _deliver_bulk(
@@ -285,7 +393,7 @@ def deliver_in_mode(
     progress: Progress | None = None,
 ) -> list[Outcome]:
     return deliver_stage(
-        workspace, mailer or make_mailer(workspace, mode, profile), composed, progress
+        workspace, mailer or make_mailer(workspace, mode, profile), composed, progress, profile
     )
 
 
@@ -296,9 +404,9 @@ class Stages:
 
     touches: Callable[[Workspace, Profile], str] = touches_stage
     detect: Callable[[Workspace, Profile], Detection] = detect_stage
-    compose: Callable[[Workspace, Profile, list[Due]], tuple[list[Composed], list[Outcome]]] = (
-        compose_stage
-    )
+    compose: Callable[
+        [Workspace, Profile, list[Due], str], tuple[list[Composed], list[Outcome]]
+    ] = compose_stage
     deliver: Callable[..., list[Outcome]] = deliver_in_mode
 
 
@@ -323,7 +431,7 @@ def run_follow_up(
     detection = stages.detect(workspace, profile)
     report.waiting = detection.waiting
     due = detection.due[:limit] if limit is not None else detection.due
-    composed, failed = stages.compose(workspace, profile, due)
+    composed, failed = stages.compose(workspace, profile, due, mode)
     report.outcomes += failed
     if dry_run:
         report.outcomes += [

@@ -30,7 +30,7 @@ class Me(_Section):
     looking_for: str = ""
     pitch: str = ""
     signature: str = ""
-    timezone: str = "UTC"
+    timezone: str = ""  # empty: the machine's zone (`breadcrumbs init` writes its name)
 
     @property
     def first_name(self) -> str:

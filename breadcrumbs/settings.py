@@ -8,12 +8,16 @@ tokens) lives inside it, so two workspaces share nothing: a career coach runs on
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field
 from platformdirs import user_data_path
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from breadcrumbs.errors import AuthError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # A source checkout holds the package beside the user's design card (flows/, templates/,
@@ -47,7 +51,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BREADCRUMBS_", extra="ignore")
 
     home: Path = Field(default_factory=default_home)
-    # Point Gmail and Sheets at another server (the tests' fake), e.g. http://127.0.0.1:8080/
+    # Point Gmail and Sheets at another server (the tests' fake), e.g. http://127.0.0.1:8080/;
+    # https://, or http:// to this machine only (trusted_endpoint).
     google_api_endpoint: str | None = None
     # Point OAuth token refresh elsewhere. Only this explicit setting may: a token_uri written
     # inside token.json is ignored, so a tampered file cannot send the refresh token away.
@@ -86,6 +91,34 @@ class Workspace:
     def templates(self) -> Path:
         """A workspace may override any template by putting a file of the same name here."""
         return self.root / "templates"
+
+
+def trusted_endpoint(value: str, setting: str) -> str:
+    """`value` if the OAuth token may be sent there: https://, or http:// to this machine.
+
+    The endpoint overrides exist for the tests' fake Google on 127.0.0.1; any other plain
+    http:// would carry the access and refresh tokens in the clear to whoever it names.
+    """
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return value
+    if parts.scheme == "http" and _is_loopback(host):
+        return value
+    raise AuthError(
+        f"{setting}={value!r} is refused: the Google sign-in token would be sent there. "
+        "Use an https:// address, or http:// only to this machine "
+        "(127.0.0.1 or another 127.x.x.x, ::1, localhost)."
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8 and ::1
+    except ValueError:
+        return False
 
 
 def load_settings() -> Settings:

@@ -3,7 +3,9 @@
 Python touches each row here because each needs judgement (an address check, a date, a
 merge). Every refusal is kept as a Reject naming file, row, column, value and reason; the
 good rows always load. Identifiers are stable across syncs: a contact is its normalised
-email, else its normalised name; a conversation is its contact, date and kind.
+email, else its normalised name; a conversation is its contact, date and kind. The store
+then gives each contact the id of the person it is (store/identity.py), which an edited
+address or a fixed name does not change.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from email.utils import parseaddr
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
-from breadcrumbs.sources.dates import parse_date
+from breadcrumbs.sources.dates import parse_date, parse_time
 from breadcrumbs.sources.read import Cell, Table
 
 TRUE = {
@@ -74,6 +76,7 @@ class Contact:
     source_file: str
     source_row: int
     referred_by: str = ""  # the raw cell, resolved once every contact is known
+    from_reference: bool = False  # created because a referral or conversation named them
 
 
 @dataclass(slots=True)
@@ -87,6 +90,7 @@ class Interaction:
     source_file: str
     source_row: int
     referral_cells: list[str] = field(default_factory=list)
+    time: time | None = None  # when it started, if the sheet says: mail after it thanks it
 
 
 @dataclass(slots=True)
@@ -198,28 +202,58 @@ def _hash_id(prefix: str, *parts: str) -> str:
     return f"{prefix}:{digest}"
 
 
+def interaction_id_of(contact_id: str, when: date, kind: str) -> str:
+    """A conversation is its person, date and kind (its thank-you is keyed by this)."""
+    return _hash_id("i", contact_id, when.isoformat(), kind)
+
+
+class AmbiguousName(Exception):
+    """A conversation or referral names someone by a name that several contacts share."""
+
+    def __init__(self, name: str, contacts: list[Contact]) -> None:
+        super().__init__(name)
+        self.name = name
+        self.contacts = contacts
+
+    def reason(self) -> str:
+        which = ", ".join(
+            f"{c.email or 'one with no email'} ({c.source_file} row {c.source_row})"
+            for c in self.contacts
+        )
+        return (
+            f"ambiguous name: {len(self.contacts)} contacts are named {self.name!r}: {which}; "
+            "write the email to say which"
+        )
+
+
 class _Contacts:
     """Contacts by identity, with the look-ups that resolve a referral or a conversation."""
 
     def __init__(self) -> None:
         self.by_id: dict[str, Contact] = {}
         self.by_email: dict[str, str] = {}
-        self.by_name: dict[str, str] = {}
+        self.by_name: dict[str, list[str]] = {}
 
     def add(self, contact: Contact) -> None:
         self.by_id[contact.contact_id] = contact
         if contact.email:
             self.by_email.setdefault(contact.email.lower(), contact.contact_id)
         if contact.name:
-            self.by_name.setdefault(fold_name(contact.name), contact.contact_id)
+            self.by_name.setdefault(fold_name(contact.name), []).append(contact.contact_id)
 
     def find(self, reference: str) -> str | None:
+        """The contact a cell names, None if nobody; AmbiguousName if a name is shared
+        (issue #8: it went silently to the first contact of that name)."""
         display, address = parseaddr(reference) if "<" in reference else ("", reference)
         if "@" in address:
             found = self.by_email.get(address.strip().lower())
             if found:
                 return found
-        return self.by_name.get(fold_name(display or reference))
+        name = display or reference
+        named = self.by_name.get(fold_name(name), [])
+        if len(named) > 1:
+            raise AmbiguousName(name.strip(), [self.by_id[i] for i in named])
+        return named[0] if named else None
 
 
 def validate(tables: list[Table], slash_dates: str = "month-first") -> Validated:
@@ -375,7 +409,13 @@ def _referred_contact(
     reference: str, source: Contact | Interaction, out: Validated, people: _Contacts, column: str
 ) -> str | None:
     """Find the contact a referral names, creating them (no email yet) if new."""
-    found = people.find(reference)
+    try:
+        found = people.find(reference)
+    except AmbiguousName as exc:
+        out.rejects.append(
+            Reject(source.source_file, source.source_row, column, reference, exc.reason(), "cell")
+        )
+        return None
     if found:
         return found
     display, address = parseaddr(reference) if "<" in reference else ("", reference)
@@ -425,6 +465,7 @@ def _referred_contact(
         unmailable_reason=None if email else "no email address yet",
         source_file=source.source_file,
         source_row=source.source_row,
+        from_reference=True,
     )
     people.add(contact)
     out.created += 1
@@ -467,7 +508,11 @@ def _interaction(
     if not who:
         out.rejects.append(Reject(file, number, "contact", "", "no contact named", "row"))
         return True
-    contact_id = people.find(who)
+    try:
+        contact_id = people.find(who)
+    except AmbiguousName as exc:
+        out.rejects.append(Reject(file, number, "contact", who, exc.reason(), "row"))
+        return True
     if contact_id is None:
         if last_try:
             out.rejects.append(
@@ -490,7 +535,7 @@ def _interaction(
         )
         return True
     kind = fold_name(_text(row.get("kind"))) or "conversation"
-    interaction_id = _hash_id("i", contact_id, when.isoformat(), kind)
+    interaction_id = interaction_id_of(contact_id, when, kind)
     cells = [c.strip() for c in re.split(r"[;\n]", _text(row.get("referrals"))) if c.strip()]
     interaction = seen.get(interaction_id)
     if interaction is not None:
@@ -506,6 +551,7 @@ def _interaction(
             file,
             number,
         )
+        interaction.time = _time_of(file, number, row, out)
         seen[interaction_id] = interaction
         out.interactions.append(interaction)
     for cell in cells:
@@ -514,6 +560,20 @@ def _interaction(
         if referred and referred != contact_id:
             out.referrals.append(Referral(contact_id, referred, interaction_id, len(out.referrals)))
     return True
+
+
+def _time_of(file: str, number: int, row: dict[str, Cell], out: Validated) -> time | None:
+    """The optional time a conversation started; an unreadable one is dropped, not the row."""
+    raw = row.get("time")
+    if raw is None or not _text(raw):
+        return None
+    try:
+        return parse_time(raw)
+    except ValueError as exc:
+        out.rejects.append(
+            Reject(file, number, "time", _text(raw), f"unreadable time: {exc}", "cell")
+        )
+        return None
 
 
 def _prospects(table: Table, out: Validated) -> None:

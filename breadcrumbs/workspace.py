@@ -27,9 +27,20 @@ def init_workspace(workspace: Workspace, profile_from: Path | None = None) -> li
             folder.mkdir(parents=True)
             created.append(folder)
     if not workspace.profile_path.exists():
-        shutil.copyfile(profile_from or TEMPLATE_PATH, workspace.profile_path)
+        if profile_from is None:
+            workspace.profile_path.write_text(blank_profile(), encoding="utf-8")
+        else:
+            shutil.copyfile(profile_from, workspace.profile_path)
         created.append(workspace.profile_path)
     return created
+
+
+def blank_profile() -> str:
+    """The commented template, its timezone set to this machine's zone (issue #8: left at
+    UTC, a user in New York running at 8 pm got tomorrow's date)."""
+    text = TEMPLATE_PATH.read_text(encoding="utf-8")
+    zone = clock.machine_timezone()
+    return text.replace('\ntimezone = ""\n', f'\ntimezone = "{zone}"\n', 1) if zone else text
 
 
 def install_sample(workspace: Workspace) -> Path:
@@ -37,7 +48,8 @@ def install_sample(workspace: Workspace) -> Path:
     init_workspace(workspace, profile_from=SAMPLE_DIR / "profile.toml")
     # A profile still blank from `breadcrumbs init` cannot sign the demo's emails: the
     # sample's own takes its place. One the user has edited is never touched.
-    if workspace.profile_path.read_bytes() == TEMPLATE_PATH.read_bytes():
+    blank = {TEMPLATE_PATH.read_text(encoding="utf-8"), blank_profile()}
+    if workspace.profile_path.read_text(encoding="utf-8") in blank:
         shutil.copyfile(SAMPLE_DIR / "profile.toml", workspace.profile_path)
     target = workspace.root / "demo"
     if (target / "contacts.csv").exists():

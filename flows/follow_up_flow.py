@@ -43,9 +43,9 @@ def detect_task(workspace: Workspace, profile: Profile) -> Detection:
 
 @task(name="compose", cache_policy=NO_CACHE)
 def compose_task(
-    workspace: Workspace, profile: Profile, due: list[Due]
+    workspace: Workspace, profile: Profile, due: list[Due], mode: str
 ) -> tuple[list[Composed], list[Outcome]]:
-    return compose_stage(workspace, profile, due)
+    return compose_stage(workspace, profile, due, mode)
 
 
 # Never retried: a repeated delivery is exactly what the ledger exists to prevent.

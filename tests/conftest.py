@@ -20,6 +20,17 @@ from tests.fake_google import FakeGoogle
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+@pytest.fixture(autouse=True)
+def _machine_in_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Days are counted in UTC on every test machine: a profile without `[me] timezone`
+    takes the machine's zone (TZ first), and a test's zone never leaks into the next."""
+    from breadcrumbs import clock
+
+    monkeypatch.setenv("TZ", "UTC")
+    yield
+    clock.use_timezone("UTC")
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     """An empty workspace in a temporary folder, with the blank profile."""

@@ -101,7 +101,7 @@ def override(tmp_path: Path, kind: str, source: str) -> Path:
 def test_the_default_thank_you_holds_the_seeds_four_parts() -> None:
     """Thanks, what you look for, referrals welcome, and full contact information."""
     text = text_of(parsed(compose(thank_you())))
-    assert "Thank you for meeting me for coffee yesterday." in text
+    assert "Thank you for meeting me for coffee on Tuesday, November 24." in text
     assert "the data platform at Acme" in text
     assert "I'm looking for a data-platform role in Columbus" in text
     assert "I'd be grateful for the name" in text

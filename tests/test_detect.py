@@ -120,8 +120,8 @@ def test_an_intro_is_due_for_a_referred_person_never_contacted(
         ("a conversation", None),
         (
             "mail in the mailbox",
-            "INSERT INTO mailbox_touches VALUES "
-            "('m1', 'bob@example.com', 'in', DATE '2026-09-01', 'hi')",
+            "INSERT INTO mailbox_touches (provider_id, email, direction, touched_on, subject) "
+            "VALUES ('m1', 'bob@example.com', 'in', DATE '2026-09-01', 'hi')",
         ),
         (
             "an earlier email in the ledger",

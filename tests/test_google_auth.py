@@ -61,9 +61,10 @@ def test_send_mode_asks_for_gmail_send_and_readonly_only() -> None:
     assert scopes_for(Needs(mode="send")) == [GMAIL_SEND, GMAIL_READONLY]
 
 
-def test_drafts_mode_asks_for_gmail_compose_alone() -> None:
-    """gmail.compose creates, reads and lists drafts, so drafts mode needs nothing more."""
-    assert scopes_for(Needs(mode="drafts")) == [GMAIL_COMPOSE]
+def test_drafts_mode_asks_for_gmail_compose_and_readonly() -> None:
+    """gmail.compose creates, reads and lists drafts; reconciling a draft the user may have
+    sent since searches the mailbox, which needs gmail.readonly (issue #8)."""
+    assert scopes_for(Needs(mode="drafts")) == [GMAIL_COMPOSE, GMAIL_READONLY]
 
 
 def test_sheets_scope_is_readonly_unless_write_back_is_on() -> None:
@@ -211,7 +212,7 @@ def test_auth_flow_saves_a_0600_token_with_the_fewest_scopes(
     token = tmp_path / "token.json"
     assert mode_of(token) == 0o600
     saved = json.loads(token.read_text())
-    assert saved["scopes"] == [GMAIL_COMPOSE]
+    assert saved["scopes"] == [GMAIL_COMPOSE, GMAIL_READONLY]
     assert saved["refresh_token"].startswith("1//fake-")
     assert evil.token_requests() == []
     assert [r["grant_type"] for r in fake.token_requests()] == ["authorization_code"]

@@ -162,13 +162,16 @@ def test_a_bounce_that_arrives_while_an_email_waits_withdraws_it(
 def test_a_bounce_without_a_failed_recipients_header_is_read_from_its_text(
     network: Workspace, fake: FakeGoogle
 ) -> None:
-    """Not every mail server adds X-Failed-Recipients: the address named at the start of a
-    postmaster's report is enough."""
+    """Not every mail server adds X-Failed-Recipients: the address named in a postmaster's
+    report of a permanent failure (5.x.x) is enough."""
     fake.add_message(
         from_addr="postmaster@mail.example.net",
         to_addr=ME_ADDR,
         subject="Undeliverable: Thanks for the call",
-        body="Delivery has failed to these recipients: fay@example.com\n",
+        body=(
+            "Delivery has failed to these recipients: fay@example.com\n\n"
+            "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound'\n"
+        ),
         when=at(24),
     )
     assert run_mailbox_touches(network, ME["email"], 60, TODAY) == (0, 1)

@@ -18,10 +18,12 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from email.utils import format_datetime, formataddr
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from email_validator import EmailNotValidError, validate_email
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
@@ -51,13 +53,22 @@ def check_header_value(value: str, what: str) -> str:
 def message_id(key: str, sender: str) -> str:
     """Deterministic per ledger row and sender, so a resend is recognisably the same email."""
     digest = hashlib.sha256(f"{sender}\x1f{key}".encode()).hexdigest()[:32]
-    domain = sender.rsplit("@", 1)[-1] if "@" in sender else "breadcrumbs.invalid"
+    # The sender's domain in its header form: a Message-ID is ASCII (RFC 5322).
+    domain = ascii_address(sender).rsplit("@", 1)[-1] if "@" in sender else "breadcrumbs.invalid"
     return f"<{digest}.breadcrumbs@{domain}>"
 
 
-def friendly_when(day: date | None, today: date) -> str:
+def friendly_when(day: date | None, today: date, mode: str = "outbox") -> str:
+    """When the conversation was, in words that stay true until the email is read.
+
+    Only the send mode's email leaves at once, so only it may say "yesterday" or "today": an
+    outbox file is sent by hand and a draft reviewed later, often days after it is written,
+    so their words name the day ("on Monday, November 16").
+    """
     if day is None:
         return ""
+    if mode != "send":
+        return f"on {day.strftime('%A, %B')} {day.day}"
     delta = (today - day).days
     if delta == 0:
         return "today"
@@ -159,10 +170,15 @@ class Composer:
     """Renders and builds messages for one run: templates are loaded once, not per email."""
 
     def __init__(
-        self, profile: Profile, today: date, template_dirs: Iterable[Path] = (DEFAULT_TEMPLATES,)
+        self,
+        profile: Profile,
+        today: date,
+        template_dirs: Iterable[Path] = (DEFAULT_TEMPLATES,),
+        mode: str = "outbox",
     ) -> None:
         self.profile = profile
         self.today = today
+        self.mode = mode  # how the email leaves decides its relative words (friendly_when)
         dirs = [str(d) for d in template_dirs]
         common: dict[str, Any] = {
             "loader": jinja2.FileSystemLoader(dirs),
@@ -182,7 +198,7 @@ class Composer:
         self._dates: dict[datetime, str] = {}
         me = profile.me
         check_header_value(me.name, "your name in profile.toml")
-        self._from = formataddr((me.name, me.email), charset="utf-8")
+        self._from = formataddr((me.name, ascii_address(me.email)), charset="utf-8")
         self._me = {
             "name": me.name,
             "first_name": me.first_name,
@@ -211,7 +227,7 @@ class Composer:
                 "kind": due.conversation_kind,
                 "date": due.for_date,
                 "topic": due.topic,
-                "when": friendly_when(due.for_date, self.today),
+                "when": friendly_when(due.for_date, self.today, self.mode),
             }
             context["referrals"] = [{"name": n} for n in due.referrals]
         if due.kind == "intro":
@@ -289,12 +305,22 @@ class Composer:
         )
 
 
+@lru_cache(maxsize=4096)
 def ascii_address(address: str) -> str:
-    """An address fit for a header: an international domain goes as IDNA (punycode)."""
-    local, _, domain = address.rpartition("@")
-    if not local.isascii():
+    """An address fit for a header: an international domain goes as IDNA 2008 (punycode).
+
+    email-validator's own ASCII form, never Python's `idna` codec: that one is IDNA 2003,
+    which maps straße.de to strasse.de, another domain (issue #8).
+    """
+    if address.isascii():
+        return address  # validate wrote it: an ASCII domain is already in its final form
+    try:
+        ascii_form = validate_email(address, check_deliverability=False).ascii_email
+    except EmailNotValidError as exc:
+        raise UnsafeHeaderError(f"the address cannot go in a header: {exc}") from None
+    if ascii_form is None:
         raise UnsafeHeaderError("a mailbox name with non-ASCII letters needs SMTPUTF8")
-    return f"{local}@{domain.encode('idna').decode('ascii')}" if not domain.isascii() else address
+    return ascii_form
 
 
 def _card_name(name: str) -> str:

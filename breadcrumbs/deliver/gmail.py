@@ -315,16 +315,12 @@ class GmailSendMailer(_GmailMailer):
 class GmailDraftsMailer(_GmailMailer):
     """Creates drafts with users.drafts.create, for the user to review and send from Gmail.
 
-    `search_sent=True` (when gmail.readonly was granted) also looks in the mailbox during
-    reconcile, for a draft the user has meanwhile sent; gmail.compose alone can only list
-    drafts.
+    Reconciling an uncertain draft looks in Drafts and in the mailbox: a draft whose answer
+    was lost may have been sent by the user since, and is then gone from Drafts (issue #8).
+    Searching the mailbox needs gmail.readonly beside gmail.compose (see auth.scopes_for).
     """
 
     mode: Mode = "drafts"
-
-    def __init__(self, gmail: Any, creds: Any, *, search_sent: bool = False, **kwargs: Any) -> None:
-        super().__init__(gmail, creds, **kwargs)
-        self.search_sent = search_sent
 
     def deliver(self, email: OutgoingEmail) -> Delivery:
         raw = base64.urlsafe_b64encode(email.raw).decode("ascii")
@@ -368,10 +364,9 @@ class GmailDraftsMailer(_GmailMailer):
             hits = self._list_drafts(f"rfc822msgid:{_bare(email.message_id)}", 5)
             if hits:
                 return Delivery("drafted", hits[0][0], email.message_id)
-            if self.search_sent:
-                found = self._find_sent_message(email)
-                if found:  # the user already sent our draft from Gmail
-                    return Delivery("drafted", found[0], found[1])
+            found = self._find_sent_message(email)
+            if found:  # the user already sent our draft from Gmail
+                return Delivery("drafted", found[0], found[1])
             q = f"to:{email.to_addr} after:{self._since(email)}"
             for draft_id, _ in self._list_drafts(q, FALLBACK_SEARCH_LIMIT):
                 draft = self._read(
@@ -394,7 +389,6 @@ def gmail_mailer(
     creds: Any = None,
     pacer: Pacer | None = None,
     timeout: float = DEFAULT_TIMEOUT,
-    search_sent: bool = False,
     **kwargs: Any,
 ) -> Mailer:
     """A Gmail mailer for `mode`, with the token from `<workspace>/token.json` unless given.
@@ -410,7 +404,7 @@ def gmail_mailer(
     common: dict[str, Any] = {"workspace": save_to, "pacer": pacer, "timeout": timeout, **kwargs}
     if mode == "send":
         return GmailSendMailer(gmail, creds, **common)
-    return GmailDraftsMailer(gmail, creds, search_sent=search_sent, **common)
+    return GmailDraftsMailer(gmail, creds, **common)
 
 
 def _bare(message_id: str) -> str:

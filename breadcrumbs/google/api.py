@@ -4,7 +4,8 @@ Built with google-api-python-client from its bundled (static) discovery document
 fetch of a discovery document, and the same method set in every run and in tests.
 
 Env `BREADCRUMBS_GOOGLE_API_ENDPOINT` (e.g. `http://127.0.0.1:8080/`) points both APIs at
-another server; the tests' fake Google uses it.
+another server; the tests' fake Google uses it. Only https://, or http:// to this machine:
+every request carries the OAuth token.
 
 Reads may retry (`execute(num_retries=...)`: 5xx, 429, 403 rate limits, connection errors):
 repeating a read changes nothing. Writes that must happen at most once (a send, a draft)
@@ -22,6 +23,7 @@ from typing import Any
 
 from breadcrumbs.errors import AuthError
 from breadcrumbs.google.auth import refresh_failed
+from breadcrumbs.settings import trusted_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ def api_endpoint() -> str | None:
     value = os.environ.get(API_ENDPOINT_ENV, "").strip()
     if not value:
         return None
+    trusted_endpoint(value, API_ENDPOINT_ENV)
     return value if value.endswith("/") else value + "/"
 
 
@@ -248,6 +251,21 @@ def message_headers(
         # names the failed address only in its text (mailbox.classify reads it there).
         out["snippet"] = str(msg.get("snippet", ""))
     return out
+
+
+def message_raw(
+    gmail: Any, message_id: str, *, pacer: Pacer | None = None, num_retries: int = READ_RETRIES
+) -> bytes:
+    """The whole RFC 5322 message (format=raw): for the rare mail whose body decides."""
+    import base64
+
+    if pacer is not None:
+        pacer.take(UNITS_READ)
+    msg = execute_read(
+        gmail.users().messages().get(userId="me", id=message_id, format="raw"),
+        num_retries=num_retries,
+    )
+    return base64.urlsafe_b64decode(str(msg.get("raw", "")) + "==")
 
 
 def headers_of(message: dict[str, Any], names: list[str]) -> dict[str, str]:

@@ -6,7 +6,8 @@ Files in the workspace:
 - `credentials.json`: the OAuth client ("Desktop app") the user downloads from Google Cloud.
 - `token.json`: the user's refresh and access tokens, mode 0600, replaced atomically.
 
-Where a refresh goes: env `BREADCRUMBS_GOOGLE_TOKEN_URI` if set, else Google's endpoint.
+Where a refresh goes: env `BREADCRUMBS_GOOGLE_TOKEN_URI` if set (https://, or http:// to
+this machine only), else Google's endpoint.
 Never the `token_uri` written in token.json or credentials.json: a tampered file would
 otherwise hand the refresh token and client secret to whoever it names. google-auth's
 `Credentials.from_authorized_user_info` already ignores the file's value; we keep that and
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from breadcrumbs.errors import AuthError
+from breadcrumbs.settings import trusted_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +73,11 @@ def scopes_for(needs: Needs) -> list[str]:
     - send: gmail.send to send, plus gmail.readonly, because sending exactly once needs the
       mailbox: reading back the stored Message-ID (messages.get) and reconciling an
       uncertain send (messages.list with `q`, which the narrower gmail.metadata refuses).
-    - drafts: gmail.compose alone creates drafts, reads them back (drafts.get) and finds an
-      uncertain one (drafts.list with `q`); gmail.compose also covers sending, so gmail.send
-      is never asked for beside it.
+    - drafts: gmail.compose creates drafts, reads them back (drafts.get) and finds an
+      uncertain one among the drafts (drafts.list with `q`), plus gmail.readonly, because a
+      draft whose answer was lost may have been sent by the user since: only a mailbox
+      search (messages.list with `q`) finds it, and gmail.compose cannot search.
+      gmail.compose also covers sending, so gmail.send is never asked for beside it.
     - mailbox touches: gmail.readonly.
     - sheets: spreadsheets.readonly, or spreadsheets when the status write-back is on.
     """
@@ -81,7 +85,7 @@ def scopes_for(needs: Needs) -> list[str]:
     if needs.mode == "send":
         scopes += [GMAIL_SEND, GMAIL_READONLY]
     elif needs.mode == "drafts":
-        scopes.append(GMAIL_COMPOSE)
+        scopes += [GMAIL_COMPOSE, GMAIL_READONLY]
     if needs.mailbox_touches and GMAIL_READONLY not in scopes:
         scopes.append(GMAIL_READONLY)
     if needs.sheets_write_back:
@@ -93,7 +97,8 @@ def scopes_for(needs: Needs) -> list[str]:
 
 def token_uri() -> str:
     """The token endpoint: the explicit setting, or Google's. Never a file's."""
-    return os.environ.get(TOKEN_URI_ENV, "").strip() or GOOGLE_TOKEN_URI
+    value = os.environ.get(TOKEN_URI_ENV, "").strip()
+    return trusted_endpoint(value, TOKEN_URI_ENV) if value else GOOGLE_TOKEN_URI
 
 
 # ----- client secrets and the installed-app flow ------------------------------------------

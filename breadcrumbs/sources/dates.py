@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 _EXCEL_EPOCH = date(1899, 12, 30)
 _MONTHS = {
@@ -44,6 +44,9 @@ _SLASH = re.compile(
 _DOTS = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 _DAY_MONTH = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?[\s-]+([A-Za-z]+)\.?,?[\s-]+(\d{4})$")
 _MONTH_DAY = re.compile(r"^([A-Za-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$")
+_TIME = re.compile(
+    r"^(\d{1,2})(?:[:.h](\d{2}))?(?::(\d{2}))?\s*(?:([ap])\.?\s?m\.?)?$", re.IGNORECASE
+)
 _WEEKDAY = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+", re.IGNORECASE)
 
 
@@ -112,3 +115,25 @@ def _from_serial(serial: float) -> date:
     if not 1 <= serial < 120000:
         raise ValueError("a number, not a date")
     return _EXCEL_EPOCH + timedelta(days=int(serial))
+
+
+def parse_time(value: object) -> time:
+    """A time of day from a cell ("15:00", "3pm", "3:30 PM", an Excel time); ValueError else."""
+    if isinstance(value, datetime):
+        return value.time()
+    if isinstance(value, time):
+        return value
+    if isinstance(value, float) and 0 <= value < 1:  # Excel keeps a time as a day's fraction
+        minutes = round(value * 24 * 60)
+        return time(minutes // 60 % 24, minutes % 60)
+    m = _TIME.match(str(value).strip())
+    if not m or (m[2] is None and m[4] is None):  # a bare "3" could be anything
+        raise ValueError("not a time of day; write it as 15:00 or 3pm")
+    hour, minute, second = int(m[1]), int(m[2] or 0), int(m[3] or 0)
+    if m[4]:
+        if not 1 <= hour <= 12:
+            raise ValueError(f"{hour} is not an hour on a 12-hour clock")
+        hour = hour % 12 + (12 if m[4].lower() == "p" else 0)
+    if hour > 23 or minute > 59 or second > 59:
+        raise ValueError("no such time of day")
+    return time(hour, minute, second)

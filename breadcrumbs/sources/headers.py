@@ -88,6 +88,7 @@ GENERIC: dict[str, dict[str, list[str]]] = {
             "contact_email",
             "contact_name",
         ],
+        "time": ["time", "start_time", "meeting_time", "time_of_day", "at_time"],
         "kind": ["kind", "type", "how", "channel", "medium", "interaction"],
         "topic": ["topic", "subject", "about", "discussed", "what_we_discussed"],
         "notes": ["notes", "note", "private_notes", "comments"],

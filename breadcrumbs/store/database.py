@@ -2,9 +2,10 @@
 
 The spreadsheet owns people, conversations, referrals and prospects: each sync replaces
 those tables in one transaction. The database owns what a sheet cannot know — the ledger of
-emails, opt-outs given on the command line, bounces and mailbox touches — and a sync never
-touches those. DuckDB lets one process open the file for writing and a second one fails at
-once, so every run holds the workspace lock for as long as it has the file open.
+emails, who is who (people and their addresses), opt-outs given on the command line, bounces
+and mailbox touches — and a sync never wipes those. DuckDB lets one process open the file
+for writing and a second one fails at once, so every run holds the workspace lock for as
+long as it has the file open.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import duckdb
 from breadcrumbs import clock
 from breadcrumbs.errors import WorkspaceError
 from breadcrumbs.settings import Workspace
+from breadcrumbs.store import identity
 from breadcrumbs.validate import Validated
 
 MIGRATIONS: list[str] = [
@@ -78,6 +80,20 @@ MIGRATIONS: list[str] = [
     CREATE VIEW last_touch AS
         SELECT contact_id, max(touched_on) AS last_touch FROM touches GROUP BY contact_id;
     """,
+    # 4 (issue 8): each ledger row keeps the Due it was composed from, so one planned on an
+    # earlier day is composed again on the day it leaves; `withdrawn` is a new state (no
+    # schema needed).
+    """
+    ALTER TABLE messages ADD COLUMN due VARCHAR;
+    """,
+    # 5: moments, not only days: when a conversation started (the sheet's optional time) and
+    # when mail was sent, in the user's zone, so mail before a meeting never thanks it.
+    """
+    ALTER TABLE interactions ADD COLUMN time TIME;
+    ALTER TABLE mailbox_touches ADD COLUMN touched_local TIMESTAMP;
+    """,
+    # 6: who is who: people and their addresses, kept across syncs (see identity.py).
+    identity.MIGRATION,
 ]
 
 LOCK_WAIT_SECONDS = 120.0
@@ -222,6 +238,7 @@ INTERACTION_COLUMNS = [
     ("notes", "VARCHAR"),
     ("source_file", "VARCHAR"),
     ("source_row", "INTEGER"),
+    ("time", "TIME"),
 ]
 REFERRAL_COLUMNS = [
     ("referrer_id", "VARCHAR"),
@@ -257,6 +274,8 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
     try:
         row = con.execute("SELECT coalesce(max(sync_id), 0) + 1 FROM syncs").fetchone()
         sync_id = int(row[0]) if row else 1
+        # Contacts, conversations and referrals carry person ids from here on.
+        pending = identity.resolve_identities(con, data)
         for table in ("contacts", "interactions", "referrals", "prospects", "rejects"):
             con.execute(f"DELETE FROM {table}")
         insert_columns(
@@ -299,6 +318,7 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
                     i.notes,
                     i.source_file,
                     i.source_row,
+                    i.time,
                 )
                 for i in data.interactions
             ],
@@ -344,6 +364,7 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
             "WHERE opt_out AND email IS NOT NULL ON CONFLICT DO NOTHING",
             [clock.today()],
         )
+        identity.record_identities(con, pending)
         counts = SyncCounts(
             sync_id,
             len(data.contacts),

@@ -1,21 +1,27 @@
 """The ledger: one row per intended email, keyed by its reason, so each goes at most once.
 
-States: planned -> sending -> sent | drafted | written, and failed, deferred, unknown.
-A row is committed as `sending` before its mail leaves. A row left `sending` or `unknown`
-(a crash, a timeout, a dropped connection) is never delivered again blindly: the mailer
-looks it up first (`find_delivered`). Prefect's states are for watching; this is the truth.
+States: planned -> sending -> sent | drafted | written, and failed, deferred, unknown, and
+withdrawn (it could not leave in its moment: see moments.py; the key is never planned again).
+A row keeps the Due it was composed from, so a row planned on an earlier day is composed
+again on the day it leaves. A row is committed as `sending` before its mail leaves. A row
+left `sending` or `unknown` (a crash, a timeout, a dropped connection) is never delivered
+again blindly: the mailer looks it up first (`find_delivered`). Prefect's states are for
+watching; this is the truth.
 """
 
 from __future__ import annotations
 
+import json
+import typing
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
+from typing import Any
 
 import duckdb
 
 from breadcrumbs import clock
-from breadcrumbs.records import Composed, Delivery, OutgoingEmail
+from breadcrumbs.records import Composed, Delivery, Due, OutgoingEmail
 from breadcrumbs.store.database import insert_columns
 
 DELIVERED = ("sent", "drafted", "written")
@@ -39,7 +45,42 @@ MESSAGE_COLUMNS = [
     ("planned_at", "TIMESTAMPTZ"),
     ("updated_at", "TIMESTAMPTZ"),
     ("attempts", "INTEGER"),
+    ("due", "VARCHAR"),
 ]
+_DUE_FIELDS = [f.name for f in fields(Due)]
+_DATE_FIELDS = {
+    name
+    for name, hint in typing.get_type_hints(Due).items()
+    if hint is date or date in typing.get_args(hint)
+}
+
+
+def due_to_json(due: Due) -> str:
+    """The facts an email was composed from, kept so it can be composed again later."""
+    return json.dumps({name: getattr(due, name) for name in _DUE_FIELDS}, default=_json_value)
+
+
+def _json_value(value: object) -> str:
+    # Dates only: a value JSON cannot carry must fail here, not come back as a string later.
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"a Due field of type {type(value).__name__} cannot be kept in the ledger")
+
+
+def due_from_json(text: str) -> Due:
+    """The Due `due_to_json` kept; JSON lists come back as tuples, ISO dates as dates."""
+    data: dict[str, Any] = {}
+    for name, value in json.loads(text).items():
+        if name not in _DUE_FIELDS:
+            continue  # a field a later version dropped
+        if name in _DATE_FIELDS and isinstance(value, str):
+            value = date.fromisoformat(value)
+        data[name] = _tuples(value)
+    return Due(**data)
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 @dataclass(frozen=True)
@@ -54,6 +95,9 @@ class Row:
     mode: str
     raw: bytes
     planned_at: datetime
+    for_date: date | None
+    planned_on: date
+    due: str | None  # JSON of the Due (due_from_json); None in rows of older versions
 
     def outgoing(self) -> OutgoingEmail:
         return OutgoingEmail(
@@ -101,6 +145,7 @@ def plan(
                     c.email.planned_at,
                     now,
                     0,
+                    due_to_json(c.due),
                 )
                 for c in fresh
             ],
@@ -124,11 +169,14 @@ def set_state(
     keys = list(keys)
     if not keys:
         return
+    # The day it left, or may have: set when it goes `sending` (what the daily cap counts),
+    # kept when a later run finds it delivered.
+    sending_on: date | None = clock.today() if state == "sending" else None
     delivered_on: date | None = clock.today() if state in DELIVERED else None
     con.execute(
         """
         UPDATE messages SET state = $state, reason = $reason, updated_at = $now,
-            delivered_on = coalesce($delivered_on, delivered_on),
+            delivered_on = coalesce($sending_on, delivered_on, $delivered_on),
             provider_id = coalesce($provider_id, provider_id),
             stored_message_id = coalesce($stored, stored_message_id),
             attempts = attempts + $attempt
@@ -138,6 +186,7 @@ def set_state(
             "state": state,
             "reason": reason,
             "now": clock.now(),
+            "sending_on": sending_on,
             "delivered_on": delivered_on,
             "provider_id": delivery.provider_id if delivery else None,
             "stored": delivery.stored_message_id if delivery else None,
@@ -152,20 +201,61 @@ def rows_in(
 ) -> list[Row]:
     query = (
         "SELECT key, kind, contact_id, email, subject, message_id, state, mode, raw, "
-        "planned_at FROM messages WHERE state IN (SELECT unnest($1::VARCHAR[]))"
+        "planned_at, for_date, planned_on, due FROM messages "
+        "WHERE state IN (SELECT unnest($1::VARCHAR[]))"
     )
     params: list[object] = [list(states)]
     if modes is not None:
         query += " AND mode IN (SELECT unnest($2::VARCHAR[]))"
         params.append(list(modes))
     rows = con.execute(query + " ORDER BY planned_at, key", params).fetchall()
-    return [Row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bytes(r[8]), r[9]) for r in rows]
+    return [
+        Row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bytes(r[8]), r[9], r[10], r[11], r[12])
+        for r in rows
+    ]
+
+
+def waiting_moments(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, date | None]]:
+    """(key, kind, for_date) of every row waiting to be delivered, in any mode."""
+    rows = con.execute(
+        "SELECT key, kind, for_date FROM messages WHERE state IN (SELECT unnest($1::VARCHAR[]))",
+        [list(WAITING)],
+    ).fetchall()
+    return [(str(r[0]), str(r[1]), r[2]) for r in rows]
+
+
+def recompose(con: duckdb.DuckDBPyConnection, composed: Composed) -> None:
+    """A waiting row's message composed again on the day it leaves (same key, Message-ID)."""
+    con.execute(
+        "UPDATE messages SET email = ?, subject = ?, raw = ?, planned_on = ?, planned_at = ?, "
+        "updated_at = ? WHERE key = ? AND state IN ('planned', 'deferred')",
+        [
+            composed.email.to_addr,
+            composed.email.subject,
+            composed.email.raw,
+            clock.today(),
+            composed.email.planned_at,
+            clock.now(),
+            composed.email.key,
+        ],
+    )
+
+
+def forget(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> None:
+    """Drop rows that certainly never left (planned, deferred), so detection plans them
+    afresh: for a row an older version planned without the Due to compose it again."""
+    con.execute(
+        "DELETE FROM messages WHERE key IN (SELECT unnest($1::VARCHAR[])) "
+        "AND state IN ('planned', 'deferred')",
+        [list(keys)],
+    )
 
 
 def delivered_today(con: duckdb.DuckDBPyConnection) -> int:
-    """Emails that left today or may have: what the daily cap counts."""
+    """Emails that left today or may have, whatever day they were planned: the daily cap
+    counts these (issue 8, defect 4: counting rows planned today let earlier ones through)."""
     row = con.execute(
-        "SELECT count(*) FROM messages WHERE planned_on = ? AND state IN "
+        "SELECT count(*) FROM messages WHERE delivered_on = ? AND state IN "
         "('sending', 'unknown', 'sent', 'drafted', 'written')",
         [clock.today()],
     ).fetchone()
@@ -203,7 +293,8 @@ def status(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
         {"key": r[0], "to": r[1], "state": r[2], "reason": r[3], "updated_at": r[4]}
         for r in con.execute(
             "SELECT key, email, state, reason, updated_at FROM messages "
-            "WHERE state IN ('failed', 'unknown', 'deferred') ORDER BY updated_at DESC"
+            "WHERE state IN ('failed', 'unknown', 'deferred', 'withdrawn') "
+            "ORDER BY updated_at DESC"
         ).fetchall()
     ]
     return {"counts": counts, "problems": failures}
