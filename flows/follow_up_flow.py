@@ -58,9 +58,9 @@ def deliver_task(
 
 # The bulk arguments (10,000 due or composed emails) go to the tasks quoted: see sync_flow.bulk.
 def _compose_quoted(
-    workspace: Workspace, profile: Profile, due: list[Due]
+    workspace: Workspace, profile: Profile, due: list[Due], mode: str
 ) -> tuple[list[Composed], list[Outcome]]:
-    return compose_task(workspace, profile, bulk(due))
+    return compose_task(workspace, profile, bulk(due), mode)
 
 
 def _deliver_quoted(
