@@ -1,5 +1,7 @@
 # Two commands on a fresh machine with Python 3.11+, make and git:
-#   make run   set up, then run the main job on the bundled sample (emails land in data/outbox)
+#   make run   set up, then run the jobs on the bundled sample in a workspace of its own
+#              (data/demo: thank-yous, intros and this month's updates land in data/demo/outbox;
+#              your own data/ stays untouched)
 #   make test  set up, then ruff, mypy and pytest, as CI runs them
 PY ?= python3
 VENV := .venv
@@ -15,9 +17,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The demo's own workspace: `breadcrumbs init` in the default one still starts you afresh.
+DEMO := data/demo
+
 run: $(STAMP)
-	$(BIN)/breadcrumbs sync --sample
-	$(BIN)/breadcrumbs follow-up --no-sync
+	$(BIN)/breadcrumbs --workspace $(DEMO) sync --sample
+	$(BIN)/breadcrumbs --workspace $(DEMO) follow-up --no-sync
+	$(BIN)/breadcrumbs --workspace $(DEMO) digest --no-sync
+	@echo "The demo ran in its own workspace, $(DEMO)/. Your own network: breadcrumbs init (see README)."
 
 lint: $(STAMP)
 	$(BIN)/ruff check breadcrumbs flows tests bench

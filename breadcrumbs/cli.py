@@ -11,14 +11,17 @@ import json
 import os
 import sys
 from collections import Counter
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
+from breadcrumbs.cli_help import Commands
 from breadcrumbs.errors import BreadcrumbsError
 
 app = typer.Typer(
+    cls=Commands,
     name="breadcrumbs",
     help=(
         "Keep your job-search networking from slipping: sync your contacts sheet, then let "
@@ -30,12 +33,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+# A list, so that `-w A -w B` is seen as the conflict it is rather than silently B. The
+# option is taken before the command too (`breadcrumbs -w DIR sync`): see _options.
 WorkspaceOpt = Annotated[
-    Path | None,
+    list[Path] | None,
     typer.Option(
         "--workspace",
         "-w",
         help="Workspace folder (env BREADCRUMBS_HOME; default: data/ of the checkout)",
+        metavar="DIR",
         show_default=False,
     ),
 ]
@@ -49,10 +55,41 @@ PrefectOpt = Annotated[
 ]
 
 
-def _workspace(path: Path | None) -> Any:
+# `--workspace` given before the command, set by _options on every invocation.
+_before_command: list[Path] = []
+
+
+@app.callback()
+def _options(workspace: WorkspaceOpt = None) -> None:
+    # No docstring: the app's own help stays the one shown by `breadcrumbs --help`.
+    _before_command[:] = workspace or []
+
+
+def _workspace(*given: list[Path] | Path | None, default: Path | None = None) -> Any:
+    """The workspace this command reads or writes, named on stderr so the user always knows
+    which one it was. Given before or after the command, or both; two different are an error."""
     from breadcrumbs.settings import resolve_workspace
 
-    return resolve_workspace(path)
+    named: list[Path] = list(_before_command)
+    for value in given:
+        named += value if isinstance(value, list) else [value] if value is not None else []
+    chosen = list(dict.fromkeys(resolve_workspace(p).root for p in named))
+    if len(chosen) > 1:
+        _fail(BreadcrumbsError(f"two workspaces given: {' and '.join(map(str, chosen))}; give one"))
+    ws = resolve_workspace(chosen[0] if chosen else default)
+    typer.echo(f"workspace: {ws.root}", err=True)
+    return ws
+
+
+def _command(ws: Any, command: str) -> str:
+    """A command to run next, with the workspace when it is not the default one."""
+    from shlex import quote
+
+    from breadcrumbs.settings import resolve_workspace
+
+    if ws.root == resolve_workspace().root:
+        return f"breadcrumbs {command}"
+    return f"breadcrumbs {command} -w {quote(str(ws.root))}"
 
 
 def _use_prefect(flag: bool | None) -> bool:
@@ -77,7 +114,7 @@ def init(
     """Create a workspace with a commented profile.toml to fill in."""
     from breadcrumbs.workspace import init_workspace
 
-    ws = _workspace(folder or workspace)
+    ws = _workspace(folder, workspace)
     created = init_workspace(ws)
     for path in created:
         typer.echo(f"created {path}")
@@ -88,7 +125,7 @@ def init(
 
         zone = load_profile(ws.profile_path).me.timezone or "this machine's, whatever it is"
         typer.echo(f"time zone: {zone} ([me] timezone decides which day is today)")
-    typer.echo(f"next: fill in {ws.profile_path}, then `breadcrumbs sync SOURCE`")
+    typer.echo(f"next: fill in {ws.profile_path}, then `{_command(ws, 'sync SOURCE')}`")
 
 
 @app.command()
@@ -110,16 +147,25 @@ def sync(
 ) -> None:
     """Read your spreadsheet into the workspace's database; show what was refused and why."""
     try:
-        ws = _workspace(workspace)
         if sample:
+            from breadcrumbs.settings import demo_workspace
             from breadcrumbs.workspace import install_sample
 
+            ws = _workspace(workspace, default=demo_workspace().root)
             source = str(install_sample(ws))
+        else:
+            ws = _workspace(workspace)
         report = _run_sync(ws, source, _use_prefect(prefect))
     except BreadcrumbsError as exc:
         _fail(exc)
         return
-    _print_sync(report)
+    _print_sync(report, ws)
+    if sample:
+        typer.echo(
+            f"This demo has a workspace of its own, {ws.root}: next, "
+            f"`{_command(ws, 'follow-up --no-sync')}`. Your own network starts with "
+            "`breadcrumbs init`."
+        )
 
 
 def _run_sync(ws: Any, source: str | None, prefect: bool) -> Any:
@@ -132,18 +178,23 @@ def _run_sync(ws: Any, source: str | None, prefect: bool) -> Any:
     return run_sync(ws, source)
 
 
-def _print_sync(report: Any) -> None:
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _print_sync(report: Any, ws: Any) -> None:
     c = report.counts
     if report.unchanged:
         typer.echo(f"{report.source} is as the last sync read it: nothing new to load")
     else:
         typer.echo(f"synced {report.source}")
     typer.echo(
-        f"  loaded: {c.contacts} contacts ({c.created} created from referrals), "
-        f"{c.interactions} conversations, {c.referrals} referrals, {c.prospects} prospects"
+        f"  loaded: {_plural(c.contacts, 'contact')} ({c.created} created from referrals), "
+        f"{_plural(c.interactions, 'conversation')}, {_plural(c.referrals, 'referral')}, "
+        f"{_plural(c.prospects, 'prospect')}"
     )
-    typer.echo(f"  merged: {c.merged} duplicate rows")
-    typer.echo(f"  rejected: {c.rejected}")
+    typer.echo(f"  merged: {_plural(c.merged, 'duplicate row')}")
+    typer.echo(f"  refused: {_plural(sum(report.reasons.values()), 'row')}")
     for reason, count in report.reasons.most_common():
         typer.echo(f"    {count} × {reason}")
     notices = report.notices
@@ -152,7 +203,7 @@ def _print_sync(report: Any) -> None:
         for reason, count in notices.most_common():
             typer.echo(f"    {count} × {reason}")
     if report.rejects:
-        typer.echo("  see them with `breadcrumbs rejects`")
+        typer.echo(f"  see them with `{_command(ws, 'rejects')}`")
 
 
 # Cells a spreadsheet would run as a formula (CWE-1236): prefixed with ' when exported.
@@ -196,7 +247,17 @@ def rejects(
         return
     for file, row, column, value, reason, severity in rows:
         shown = repr(value[:60]) if value else "(empty)"
-        typer.echo(f"{file} row {row}, column {column}: {shown}: {reason} [{severity}]")
+        outcome = _OUTCOME.get(severity, severity)
+        typer.echo(f"{file} row {row}, column {column}: {shown}: {reason} ({outcome})")
+
+
+# What became of a row with a reject, by the reject's severity, in the words `rejects` prints.
+_OUTCOME = {
+    "row": "row not loaded",
+    "cell": "the row loaded without this value",
+    "conflict": "the row merged into an earlier one",
+    "warning": "the row loaded",
+}
 
 
 @app.command()
@@ -212,7 +273,7 @@ def trail(
         with open_store(_workspace(workspace)) as con:
             found = find_contact(con, name)
             if found is None:
-                raise BreadcrumbsError(f"no single contact matches {name!r}; try their email")
+                raise BreadcrumbsError(_no_contact(con, name))
             steps = walk(con, found[0])
     except BreadcrumbsError as exc:
         _fail(exc)
@@ -228,8 +289,38 @@ def trail(
         typer.echo("  (a first warm contact: nobody referred them)")
 
 
+def _no_contact(con: Any, name: str) -> str:
+    """No one, or several people, answer to this name: say so and suggest the closest."""
+    from difflib import get_close_matches
+
+    from breadcrumbs.store.database import fold_accents
+
+    names = [str(r[0]) for r in con.execute("SELECT name FROM contacts").fetchall() if r[0]]
+    folded = {fold_accents(n): n for n in names}
+    close = get_close_matches(fold_accents(name), list(folded), n=3, cutoff=0.6)
+    several = [n for n in names if fold_accents(name) in fold_accents(n)]
+    if len(several) > 1:
+        return f"{len(several)} contacts match {name!r}: {', '.join(several[:5])}; be more precise"
+    if close:
+        return f"no contact named {name!r}; did you mean {' or '.join(folded[c] for c in close)}?"
+    return f"no contact named {name!r}; try their email"
+
+
+class Mode(StrEnum):
+    """How follow-up delivers: an Enum, so that --help lists the choices and a typo is refused."""
+
+    outbox = "outbox"
+    drafts = "drafts"
+    send = "send"
+
+
+class GmailMode(StrEnum):
+    drafts = "drafts"
+    send = "send"
+
+
 ModeOpt = Annotated[
-    str,
+    Mode,
     typer.Option(
         "--mode",
         "-m",
@@ -241,7 +332,7 @@ ModeOpt = Annotated[
 
 @app.command("follow-up")
 def follow_up(
-    mode: ModeOpt = "outbox",
+    mode: ModeOpt = Mode.outbox,
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", help="Deliver at most this many new emails")
     ] = None,
@@ -256,9 +347,7 @@ def follow_up(
     prefect: PrefectOpt = None,
 ) -> None:
     """Sync, then write the thank-yous and intros due now, each exactly once."""
-    if mode not in ("outbox", "drafts", "send"):
-        _fail(BreadcrumbsError(f"unknown mode {mode!r}: choose outbox, drafts or send"))
-    if mode == "send" and not dry_run and not yes:
+    if mode is Mode.send and not dry_run and not yes:
         if not sys.stdin.isatty():
             _fail(BreadcrumbsError("--mode send sends real email: add --yes to confirm"))
         typer.confirm("Send the due emails through Gmail now?", abort=True)
@@ -268,10 +357,14 @@ def follow_up(
             from breadcrumbs.flows.follow_up_flow import follow_up as flow
 
             report = flow(
-                workspace=str(ws.root), mode=mode, limit=limit, dry_run=dry_run, sync=not no_sync
+                workspace=str(ws.root),
+                mode=mode.value,
+                limit=limit,
+                dry_run=dry_run,
+                sync=not no_sync,
             )
         else:
-            report = _follow_up_direct(ws, mode, limit, dry_run, no_sync)
+            report = _follow_up_direct(ws, mode.value, limit, dry_run, no_sync)
     except BreadcrumbsError as exc:
         _fail(exc)
         return
@@ -283,7 +376,7 @@ def _follow_up_direct(ws: Any, mode: str, limit: int | None, dry_run: bool, no_s
     from breadcrumbs.sync import run_sync
 
     if not no_sync:
-        _print_sync(run_sync(ws, skip_unchanged=True))
+        _print_sync(run_sync(ws, skip_unchanged=True), ws)
     bars: list[Any] = []
 
     def progress(done: int, total: int) -> None:
@@ -320,7 +413,9 @@ def _print_follow_up(report: Any, ws: Any) -> None:
             table.add_row(o.to, o.kind, o.subject, o.state, why)
         console.print(table)
         if len(report.outcomes) > shown:
-            console.print(f"... and {len(report.outcomes) - shown} more: `breadcrumbs status`")
+            console.print(
+                f"... and {len(report.outcomes) - shown} more: `{_command(ws, 'status')}`"
+            )
         states = Counter(o.state for o in report.outcomes)
         console.print(", ".join(f"{n} {state}" for state, n in states.most_common()))
     else:
@@ -328,11 +423,107 @@ def _print_follow_up(report: Any, ws: Any) -> None:
     if report.mode == "outbox" and any(o.state == "written" for o in report.outcomes):
         console.print(f"Emails are in {ws.outbox}: open one in your mail program to send it.")
     if report.waiting:
-        console.print(f"{len(report.waiting)} waiting or skipped: see `breadcrumbs due`.")
+        console.print(f"{len(report.waiting)} waiting or skipped: see `{_command(ws, 'due')}`.")
     if report.cold:
         names = ", ".join(c.name for c in report.cold[:8])
         more = f" and {len(report.cold) - 8} more" if len(report.cold) > 8 else ""
         console.print(f"Call these people (going cold): {names}{more}")
+
+
+@app.command()
+def digest(
+    month: Annotated[
+        str | None, typer.Option("--month", help="YYYY-MM (default: this month, your time zone)")
+    ] = None,
+    mode: ModeOpt = Mode.outbox,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="Deliver at most this many updates now")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show who would get this month's update and why")
+    ] = False,
+    no_sync: Annotated[
+        bool, typer.Option("--no-sync", help="Skip the sync; use the database as it is")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Send without asking")] = False,
+    workspace: WorkspaceOpt = None,
+    prefect: PrefectOpt = None,
+) -> None:
+    """Sync, then this month's update to everyone you have talked with, once each.
+
+    The month's first run decides who gets it; later runs deliver only what the daily cap
+    or a failure held back.
+    """
+    if mode is Mode.send and not dry_run and not yes:
+        if not sys.stdin.isatty():
+            _fail(BreadcrumbsError("--mode send sends real email: add --yes to confirm"))
+        typer.confirm("Send this month's updates through Gmail now?", abort=True)
+    try:
+        ws = _workspace(workspace)
+        if _use_prefect(prefect):
+            from breadcrumbs.flows.digest_flow import monthly_digest
+
+            report = monthly_digest(
+                workspace=str(ws.root),
+                month=month,
+                mode=mode.value,
+                limit=limit,
+                dry_run=dry_run,
+                sync=not no_sync,
+            )
+        else:
+            from breadcrumbs.digest import run_digest
+            from breadcrumbs.sync import run_sync
+
+            if not no_sync:
+                _print_sync(run_sync(ws), ws)
+            report = run_digest(ws, month, mode.value, limit, dry_run)
+    except BreadcrumbsError as exc:
+        _fail(exc)
+        return
+    _print_digest(report, ws)
+
+
+def _print_digest(report: Any, ws: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for note in report.notes:
+        console.print(note)
+    label = "decided now" if report.first_run else "decided earlier"
+    console.print(f"Monthly update {report.month}: {report.listed} on the list ({label})")
+    if report.outcomes:
+        table = Table(title=f"Updates ({report.mode}{', dry run' if report.dry_run else ''})")
+        table.add_column("to", overflow="fold")
+        for column in ("name", "state", "why"):
+            table.add_column(column)
+        for o in report.outcomes[:40]:
+            why = "" if o.state in ("written", "drafted", "sent") else o.reason
+            table.add_row(o.to, o.name, o.state, why)
+        console.print(table)
+        if len(report.outcomes) > 40:
+            console.print(f"... and {len(report.outcomes) - 40} more: `breadcrumbs status`")
+    elif not report.notes:
+        console.print("No update to deliver now.")
+    quiet = [w.due.name for w in report.waiting if "quiet period" in w.reason]
+    if quiet:
+        more = f" and {len(quiet) - 12} more" if len(quiet) > 12 else ""
+        console.print(
+            f"In the quiet period, so no update this month ({len(quiet)}): "
+            f"{', '.join(quiet[:12])}{more}"
+        )
+    held = [w for w in report.waiting if "quiet period" not in w.reason]
+    for w in held[:40]:
+        console.print(f"  waits: {w.due.name}: {w.reason}")
+    if len(held) > 40:
+        console.print(f"  ... and {len(held) - 40} more waiting: `breadcrumbs due`")
+    if report.states:
+        console.print(
+            "This month so far: " + ", ".join(f"{n} {s}" for s, n in sorted(report.states.items()))
+        )
+    if report.mode == "outbox" and any(o.state == "written" for o in report.outcomes):
+        console.print(f"Updates are in {ws.outbox}: open one in your mail program to send it.")
 
 
 @app.command()
@@ -342,13 +533,16 @@ def due(
 ) -> None:
     """List the emails due now and why, those waiting and why, and who is going cold."""
     from breadcrumbs import clock
-    from breadcrumbs.follow_up import cold_stage, detect_stage, load_checked_profile
+    from breadcrumbs.digest import detect_stage as detect_monthly
+    from breadcrumbs.digest import parse_month
+    from breadcrumbs.follow_up import call_list, cold_stage, detect_stage, load_checked_profile
 
     try:
         ws = _workspace(workspace)
         profile = load_checked_profile(ws)
         detection = detect_stage(ws, profile)
-        cold = cold_stage(ws, profile)
+        monthly = detect_monthly(ws, profile, parse_month(None), record=False)
+        cold = call_list(cold_stage(ws, profile), detection.due)
     except BreadcrumbsError as exc:
         _fail(exc)
         return
@@ -368,6 +562,17 @@ def due(
             }
             for w in detection.waiting
         ],
+        "monthly": {
+            "month": monthly.month,
+            "decided_on": monthly.decided,
+            "on_the_list": monthly.listed,
+            "not_delivered_yet": monthly.open_rows,
+            "due": [{"key": d.key, "to": d.email, "name": d.name} for d in monthly.due],
+            "waiting": [
+                {"key": w.due.key, "to": w.due.email, "name": w.due.name, "why": w.reason}
+                for w in monthly.waiting
+            ],
+        },
         "going_cold": [
             {
                 "name": c.name,
@@ -388,13 +593,69 @@ def due(
     typer.echo(f"Waiting or skipped ({len(detection.waiting)}):")
     for w in detection.waiting:
         typer.echo(f"  {w.due.kind:9} {w.due.name}: {w.reason}")
+    _print_monthly_due(monthly)
     typer.echo(f"Going cold: call these people ({len(cold)}):")
     for c in cold:
         days = c.days(today)
+        reach = c.phone or c.email
         typer.echo(
-            f"  {c.name} {c.phone or c.email or ''}: "
+            f"  {c.name}{f' {reach}' if reach else ''}: "
             f"{'never contacted' if days is None else f'{days} days since last touch'}"
         )
+
+
+def _print_monthly_due(monthly: Any) -> None:
+    if monthly.decided:
+        typer.echo(
+            f"Monthly update {monthly.month}: list decided on {monthly.decided}, "
+            f"{monthly.listed} on it, {monthly.open_rows} not delivered yet"
+        )
+    else:
+        typer.echo(
+            f"Monthly update {monthly.month}: not decided yet; the month's first "
+            f"`breadcrumbs digest` lists these {monthly.listed}"
+        )
+    typer.echo(f"  due now ({len(monthly.due)}):")
+    for d in monthly.due:
+        typer.echo(f"    {d.name} <{d.email}>   [{d.key}]")
+    typer.echo(f"  waiting ({len(monthly.waiting)}):")
+    for w in monthly.waiting:
+        typer.echo(f"    {w.due.name}: {w.reason}")
+
+
+@app.command()
+def stats(
+    month: Annotated[
+        str | None, typer.Option("--month", help="YYYY-MM (default: this month)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    workspace: WorkspaceOpt = None,
+) -> None:
+    """Your networking funnel: people, conversations, referrals per talk, intros, replies."""
+    from breadcrumbs import clock
+    from breadcrumbs.digest import parse_month
+    from breadcrumbs.profile import load_profile
+    from breadcrumbs.stats import funnel_markdown, read_funnel
+    from breadcrumbs.store.database import open_store
+
+    try:
+        ws = _workspace(workspace)
+        profile = load_profile(ws.profile_path)
+        with open_store(ws) as con:
+            funnel = read_funnel(
+                con,
+                parse_month(month),
+                clock.today(),
+                profile.me.email,
+                profile.etiquette.thank_you_days,
+            )
+    except BreadcrumbsError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        typer.echo(_json(funnel.as_dict()))
+        return
+    typer.echo(funnel_markdown(funnel).replace("**", ""))
 
 
 @app.command()
@@ -413,9 +674,16 @@ def preview(
         ws = _workspace(workspace)
         profile = load_checked_profile(ws)
         with open_store(ws) as con:
-            row = con.execute("SELECT raw FROM messages WHERE key = ?", [key]).fetchone()
+            row = con.execute(
+                "SELECT raw FROM messages WHERE key = ? AND raw IS NOT NULL", [key]
+            ).fetchone()
         if row is not None:
             typer.echo(_readable(bytes(row[0]), html))
+            return
+        if key.startswith("monthly:"):
+            from breadcrumbs.digest import preview_monthly
+
+            typer.echo(_readable(preview_monthly(ws, profile, key).email.raw, html))
             return
         detection = detect_stage(ws, profile)
         found = [d for d in detection.due + [w.due for w in detection.waiting] if d.key == key]
@@ -443,28 +711,44 @@ def _readable(raw: bytes, html: bool) -> str:
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Every email, not only the newest 50")
+    ] = False,
     workspace: WorkspaceOpt = None,
 ) -> None:
-    """Show the ledger: emails by state, and the failures with their reasons."""
+    """Show the ledger: how many emails in each state, then every email, newest first."""
+    from breadcrumbs import clock
     from breadcrumbs.store.database import open_store
     from breadcrumbs.store.ledger import status as ledger_status
 
     try:
         with open_store(_workspace(workspace)) as con:
-            data = ledger_status(con)
+            data = ledger_status(con, None if show_all else 50)
     except BreadcrumbsError as exc:
         _fail(exc)
         return
     if as_json:
         typer.echo(_json(data))
         return
-    counts: dict[str, int] = data["counts"]  # type: ignore[assignment]
+    counts = cast(dict[str, int], data["counts"])
+    emails = cast(list[dict[str, Any]], data["emails"])
+    total = cast(int, data["total"])
     if not counts:
         typer.echo("The ledger is empty: no email has been planned yet.")
-    for state, count in counts.items():
-        typer.echo(f"{state:10} {count}")
-    for problem in data["problems"]:  # type: ignore[attr-defined]
-        typer.echo(f"  {problem['state']}: {problem['to']} [{problem['key']}]: {problem['reason']}")
+        return
+    by_state = ", ".join(f"{n} {state}" for state, n in counts.items())
+    typer.echo(f"{_plural(total, 'email')}: {by_state}")
+    for e in emails:
+        day = clock.local(e["planned_at"]).date().isoformat() if e["planned_at"] else ""
+        who = f"{e['name']} <{e['to']}>" if e["name"] else e["to"]
+        why = f": {e['reason']}" if e["reason"] and e["state"] not in DELIVERED_STATES else ""
+        typer.echo(f"  {day} {e['state']:9} {e['kind']:9} {who}  {e['subject']}{why}")
+    if len(emails) < total:
+        typer.echo(f"the newest {len(emails)} of {total}: `--all` shows every one")
+
+
+# A delivered email's reason is its file name or provider id: not worth a line.
+DELIVERED_STATES = ("sent", "drafted", "written")
 
 
 @app.command("opt-out")
@@ -523,13 +807,15 @@ def skip(
     typer.echo(f"{key}: skipped; it will not be due again")
 
 
-profile_app = typer.Typer(help="Check the profile that signs your emails.", no_args_is_help=True)
+profile_app = typer.Typer(
+    cls=Commands, help="Check the profile that signs your emails.", no_args_is_help=True
+)
 app.add_typer(profile_app, name="profile")
 
 
 @profile_app.command("check")
 def profile_check(workspace: WorkspaceOpt = None) -> None:
-    """Check profile.toml: required keys, and whether your pitch is short and plain."""
+    """Check profile.toml: required keys, your pitch, and prefect.yaml's time zone."""
     from breadcrumbs.pitch import check_pitch
     from breadcrumbs.profile import load_profile, require_sender
 
@@ -540,7 +826,12 @@ def profile_check(workspace: WorkspaceOpt = None) -> None:
     except BreadcrumbsError as exc:
         _fail(exc)
         return
+    from breadcrumbs.schedule import find_prefect_yaml, zone_mismatches
+
     warnings = check_pitch(profile.me.pitch)
+    deployments = find_prefect_yaml()
+    if deployments is not None:
+        warnings += zone_mismatches(profile.me.timezone, deployments)
     for warning in warnings:
         typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
     if not warnings:
@@ -550,8 +841,8 @@ def profile_check(workspace: WorkspaceOpt = None) -> None:
 @app.command()
 def auth(
     mode: Annotated[
-        str, typer.Option("--mode", "-m", help="What you will do: drafts or send")
-    ] = "drafts",
+        GmailMode, typer.Option("--mode", "-m", help="What you will do: drafts or send")
+    ] = GmailMode.drafts,
     sheets: Annotated[bool, typer.Option("--sheets", help="Also read a Google Sheet")] = False,
     sheets_write: Annotated[
         bool,
@@ -574,12 +865,10 @@ def auth(
     from breadcrumbs.google.auth import DEFAULT_AUTH_PORT, Needs, run_auth, scopes_for
     from breadcrumbs.profile import load_profile
 
-    if mode not in ("drafts", "send"):
-        _fail(BreadcrumbsError(f"unknown mode {mode!r}: choose drafts or send"))
     try:
         ws = _workspace(workspace)
         needs = Needs(
-            mode=mode,  # type: ignore[arg-type]
+            mode=mode.value,
             mailbox_touches=touches,
             sheets=sheets or sheets_write,
             sheets_write_back=sheets_write,

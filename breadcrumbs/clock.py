@@ -99,3 +99,8 @@ def now() -> datetime:
     if os.environ.get(ENV) and real.date() != fixed:
         return datetime.combine(fixed, real.timetz())
     return real
+
+
+def local(moment: datetime) -> datetime:
+    """A timestamp on the user's clock (`[me] timezone`; the machine's until a profile says)."""
+    return moment.astimezone(_zone) if _zone is not None else moment.astimezone()

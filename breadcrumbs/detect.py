@@ -17,6 +17,9 @@ import duckdb
 from breadcrumbs.profile import Etiquette
 from breadcrumbs.records import Due
 
+# The window a monthly update's activity and "what came of a referral" look back over.
+ACTIVITY_DAYS = 30
+
 _LIVE = "('planned', 'sending', 'unknown', 'deferred', 'sent', 'drafted', 'written')"
 
 # Shared columns: who the contact is and every fact the etiquette rules need.
@@ -80,6 +83,47 @@ WHERE lower(coalesce(c.email, '')) <> lower($me)
                   OR t.email IN (SELECT a.email FROM addresses a WHERE a.person_id = c.contact_id))
   AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.key = 'intro:' || c.contact_id)
 ORDER BY f.referred_id
+"""
+
+# Monthly updates (issue #9). $scope: 'first' = the month's first run (everyone with a
+# conversation and no row for the month yet), 'listed' = a later run (only those the first run
+# listed), 'any' = a preview of one contact ($only). A referred person "came of something"
+# when you talked with them, or wrote to them, within the activity window.
+MONTHLY_SQL = f"""
+WITH last_talk AS (
+    SELECT contact_id, max(date) AS date,
+           arg_max({{'kind': kind, 'topic': topic}}, (date, source_row)) AS talk
+    FROM interactions WHERE date <= $today GROUP BY contact_id),
+referred AS (
+    SELECT r.referrer_id, rc.name, min(r.seq) AS seq,
+        (SELECT max(i.date) FROM interactions i WHERE i.contact_id = r.referred_id
+           AND i.date BETWEEN $since AND $today) AS talked_on,
+        greatest(
+          (SELECT max(m.delivered_on) FROM messages m WHERE m.contact_id = r.referred_id
+             AND m.state IN ('sent', 'written') AND m.delivered_on BETWEEN $since AND $today),
+          (SELECT max(t.touched_on) FROM mailbox_touches t WHERE t.direction = 'out'
+             AND t.email = lower(rc.email) AND t.touched_on BETWEEN $since AND $today)
+        ) AS wrote_on
+    FROM referrals r JOIN contacts rc ON rc.contact_id = r.referred_id
+    WHERE r.referrer_id <> r.referred_id
+    GROUP BY r.referrer_id, r.referred_id, rc.name, rc.email)
+SELECT 'monthly:' || c.contact_id || ':' || $month AS key, {_CONTACT},
+       lt.date, lt.talk.kind, lt.talk.topic, t.last_touch,
+       (SELECT list({{'name': f.name, 'talked_on': f.talked_on, 'wrote_on': f.wrote_on}}
+                    ORDER BY f.seq)
+        FROM referred f WHERE f.referrer_id = c.contact_id
+          AND (f.talked_on IS NOT NULL OR f.wrote_on IS NOT NULL)) AS referred,
+       m.state
+FROM contacts c JOIN last_talk lt USING (contact_id)
+LEFT JOIN last_touch t USING (contact_id)
+LEFT JOIN messages m ON m.key = 'monthly:' || c.contact_id || ':' || $month
+WHERE lower(coalesce(c.email, '')) <> lower($me)
+  AND CASE $scope WHEN 'first' THEN m.key IS NULL
+                  WHEN 'listed' THEN m.state = 'listed'
+                  ELSE c.contact_id = $only END
+  AND ($scope = 'any' OR NOT EXISTS (
+      SELECT 1 FROM skips s WHERE s.key = 'monthly:' || c.contact_id || ':' || $month))
+ORDER BY c.source_row, c.contact_id
 """
 
 COLD_SQL = """
@@ -168,6 +212,74 @@ def find_candidates(
         )
         out.append(_Candidate(due, r[7], r[8], r[9], r[10], r[11]))
     return out
+
+
+def find_monthly_candidates(
+    con: duckdb.DuckDBPyConnection,
+    today: date,
+    month: str,
+    etiquette: Etiquette,
+    me: str,
+    scope: str,
+    only: str | None = None,
+) -> tuple[list[_Candidate], list[Skipped]]:
+    """The month's update candidates before etiquette, and those in the quiet period.
+
+    The quiet period is the monthly kind's own rule, like a thank-you's window: someone
+    touched (a conversation, an email delivered, mail seen either way) within `quiet_days`
+    gets no update. On a later run of the month only those the first run listed are asked
+    about, so nobody in the quiet period then is added mid-month.
+    """
+    first = date.fromisoformat(f"{month}-01")
+    quiet_since = today - timedelta(days=etiquette.quiet_days)
+    params = {
+        "today": today,
+        "since": today - timedelta(days=ACTIVITY_DAYS),
+        "month": month,
+        "me": me,
+        "scope": scope,
+        "only": only,
+    }
+    out, quiet = [], []
+    for r in con.execute(MONTHLY_SQL, params).fetchall():
+        last_touch: date | None = r[15]
+        due = Due(
+            key=r[0],
+            kind="monthly",
+            **_person(r),
+            for_date=first,
+            conversation_kind=r[13] or "",
+            topic=r[14] or "",
+            month=month,
+            last_talked_on=r[12],
+            referred=tuple(
+                (f["name"], _iso(f["talked_on"]), _iso(f["wrote_on"])) for f in r[16] or ()
+            ),
+            reason=f"last talked on {r[12]}; last touch {last_touch}",
+        )
+        if scope == "first" and last_touch is not None and last_touch > quiet_since:
+            days = (today - last_touch).days
+            ago = "today" if days == 0 else f"{days} day{'' if days == 1 else 's'} ago"
+            quiet.append(
+                Skipped(
+                    due,
+                    f"in the {etiquette.quiet_days}-day quiet period on the month's first "
+                    f"run (touched {ago}, {last_touch}): no update this month",
+                )
+            )
+            continue
+        out.append(_Candidate(due, r[7], r[8], r[9], r[10], r[11]))
+    return out, quiet
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else ""
+
+
+def on_the_list(candidate: _Candidate) -> bool:
+    """Mailable: valid, not opted out, not bounced. Only they are listed for a month."""
+    c = candidate
+    return bool(c.due.email) and c.mailable and not c.opted_out and not c.bounced
 
 
 def apply_etiquette(

@@ -10,11 +10,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import duckdb
 
 from breadcrumbs import clock
+from breadcrumbs.activity import shared_context
 from breadcrumbs.compose.message import DEFAULT_TEMPLATES, Composer
 from breadcrumbs.deliver.mailer import Mailer
 from breadcrumbs.deliver.outbox import OutboxMailer
@@ -47,8 +48,11 @@ from breadcrumbs.store.ledger import (
     set_state,
     waiting_moments,
 )
+from breadcrumbs.store.roster import withdraw_past_months
 
 Progress = Callable[[int, int], None]
+# What a dry run says of each email, by mode: the outbox never sends anything.
+WOULD = {"outbox": "would write", "drafts": "would draft", "send": "would send"}
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class Outcome:
     to: str
     name: str
     subject: str
-    state: str  # a ledger state, or "skipped" / "would send" (dry run)
+    state: str  # a ledger state, or "skipped" / "would write" (a dry run: see WOULD)
     reason: str = ""
 
 
@@ -82,16 +86,21 @@ def load_checked_profile(workspace: Workspace) -> Profile:
     return profile
 
 
+def taken_today(con: duckdb.DuckDBPyConnection, today: date, etiquette: Etiquette) -> int:
+    """What already counts against today's cap: what left today, and what waits from
+    earlier runs and still fits its moment (it leaves first: the cap leaves room for it)."""
+    earlier = sum(
+        1
+        for key, kind, for_date in waiting_moments(con)
+        if withdraw_reason(key, kind, for_date, today, etiquette) is None
+    )
+    return delivered_today(con) + earlier
+
+
 def detect_stage(workspace: Workspace, profile: Profile) -> Detection:
     today = clock.today()
     with open_store(workspace) as con:
-        # What waits from earlier runs leaves first: the cap leaves room for it.
-        earlier = sum(
-            1
-            for key, kind, for_date in waiting_moments(con)
-            if withdraw_reason(key, kind, for_date, today, profile.etiquette) is None
-        )
-        taken = delivered_today(con) + earlier
+        taken = taken_today(con, today, profile.etiquette)
         return detect(con, today, profile.etiquette, profile.me.email, taken)
 
 
@@ -127,8 +136,11 @@ def _withdraw_blocked(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _composer(workspace: Workspace, profile: Profile, mode: str) -> Composer:
-    return Composer(profile, clock.today(), (workspace.templates, DEFAULT_TEMPLATES), mode)
+def _composer(
+    workspace: Workspace, profile: Profile, mode: str, shared: dict[str, Any] | None = None
+) -> Composer:
+    dirs = (workspace.templates, DEFAULT_TEMPLATES)
+    return Composer(profile, clock.today(), dirs, mode, shared)
 
 
 def _late(row: Row, today: date, etiquette: Etiquette) -> str | None:
@@ -234,6 +246,7 @@ def deliver_stage(
         outcomes = settle(con, mailer)
         readdressed = readdress_waiting(con)
         _withdraw_blocked(con)
+        withdraw_past_months(con, clock.today())
         plan(con, composed, mailer.mode)
         names = {c.email.key: c.due.name for c in composed}
         # This run holds the workspace lock, so every waiting row is ours to deliver: the
@@ -246,8 +259,10 @@ def deliver_stage(
             _outcome(r, r.state, f"daily cap of {etiquette.daily_cap} reached: waits for tomorrow")
             for r in queue[room:]
         ]
+        # A monthly update composed again says this month's activity as of today.
+        shared = shared_context(con, clock.today())
         queue, skipped = _compose_again(
-            con, queue[:room], _composer(workspace, profile, mailer.mode), readdressed
+            con, queue[:room], _composer(workspace, profile, mailer.mode, shared), readdressed
         )
         not_now += skipped
         if mailer.mode == "outbox":
@@ -323,6 +338,13 @@ def _deliver_one_by_one(
 def cold_stage(workspace: Workspace, profile: Profile) -> list[Cold]:
     with open_store(workspace) as con:
         return going_cold(con, clock.today(), profile.etiquette, profile.me.email)
+
+
+def call_list(cold: list[Cold], due: list[Due]) -> list[Cold]:
+    """Going cold, less the people an email is due to now (a referral's intro): a person is
+    written to or called, not both at once."""
+    emailed = {d.contact_id for d in due}
+    return [c for c in cold if c.contact_id not in emailed]
 
 
 def make_mailer(workspace: Workspace, mode: str, profile: Profile) -> Mailer:
@@ -436,7 +458,7 @@ def run_follow_up(
     if dry_run:
         report.outcomes += [
             Outcome(
-                c.email.key, c.due.kind, c.email.to_addr, c.due.name, c.email.subject, "would send"
+                c.email.key, c.due.kind, c.email.to_addr, c.due.name, c.email.subject, WOULD[mode]
             )
             for c in composed
         ]
@@ -446,5 +468,5 @@ def run_follow_up(
         note = write_back_stage(workspace, profile)
         if note:
             report.notes.append(note)
-    report.cold = cold_stage(workspace, profile)
+    report.cold = call_list(cold_stage(workspace, profile), detection.due)
     return report

@@ -38,7 +38,7 @@ class Due:
     """One email the rules say should go now, with everything its template may use."""
 
     key: str
-    kind: str  # "thank-you" | "intro"
+    kind: str  # "thank-you" | "intro" | "monthly"
     contact_id: str
     email: str
     name: str
@@ -53,6 +53,13 @@ class Due:
     referrer_first_name: str = ""
     referrer_company: str = ""
     reason: str = ""  # why it is due, in words, for `breadcrumbs due`
+    # Monthly updates: the month ("YYYY-MM"; for_date is its first day), the last
+    # conversation (its kind and topic above), and the people this reader referred that
+    # something came of lately: (name, talked on, written to on), the days as ISO text or ""
+    # (plain strings, so the ledger's JSON copy of a Due gives them back as they were).
+    month: str = ""
+    last_talked_on: date | None = None
+    referred: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass

@@ -128,3 +128,9 @@ def load_settings() -> Settings:
 def resolve_workspace(explicit: str | Path | None = None) -> Workspace:
     root = Path(explicit) if explicit else load_settings().home
     return Workspace(root.expanduser().resolve())
+
+
+def demo_workspace() -> Workspace:
+    """Where the bundled demo runs unless told otherwise: `demo/` inside the default
+    workspace (data/demo in a checkout), so it never mixes with the user's own data."""
+    return resolve_workspace(load_settings().home / "demo")

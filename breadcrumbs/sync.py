@@ -39,17 +39,14 @@ class SyncReport:
 
     @property
     def reasons(self) -> Counter[str]:
-        """Refused rows and cells by reason, without the detail after a colon."""
-        return Counter(
-            r.reason.split(":")[0] for r in self.rejects if r.severity in ("row", "cell")
-        )
+        """Refused rows by reason, without the detail after a colon."""
+        return Counter(r.reason.split(":")[0] for r in self.rejects if r.severity == "row")
 
     @property
     def notices(self) -> Counter[str]:
-        """Merge conflicts and warnings: loaded, but worth a look."""
-        return Counter(
-            r.reason.split(":")[0] for r in self.rejects if r.severity not in ("row", "cell")
-        )
+        """Rows loaded with a warning: a cell dropped (an invalid email keeps the person, who
+        is never mailed), a merge conflict, a value read a certain way. Not refused."""
+        return Counter(r.reason.split(":")[0] for r in self.rejects if r.severity != "row")
 
 
 def resolve_source(workspace: Workspace, explicit: str | None, profile: Profile) -> str:

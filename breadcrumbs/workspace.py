@@ -13,8 +13,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from breadcrumbs import clock
-from breadcrumbs.profile import TEMPLATE_PATH
+from breadcrumbs.errors import WorkspaceError
+from breadcrumbs.profile import TEMPLATE_PATH, load_profile
 from breadcrumbs.settings import SAMPLE_DIR, Workspace
+from breadcrumbs.store.database import get_meta, open_store
 
 SAMPLE_TABLES = ("contacts.csv", "interactions.csv", "prospects.csv")
 
@@ -44,14 +46,18 @@ def blank_profile() -> str:
 
 
 def install_sample(workspace: Workspace) -> Path:
-    """Copy the sample into `<workspace>/demo/` once, its dates moved to end yesterday."""
+    """Copy the sample into `<workspace>/sample/` once, its dates moved to end yesterday.
+
+    The demo runs in a workspace of its own (`demo_workspace`): one that holds a network of
+    the user's is refused, or the next follow-up would write to the demo's people from them.
+    """
+    refuse_a_users_workspace(workspace)
     init_workspace(workspace, profile_from=SAMPLE_DIR / "profile.toml")
     # A profile still blank from `breadcrumbs init` cannot sign the demo's emails: the
     # sample's own takes its place. One the user has edited is never touched.
-    blank = {TEMPLATE_PATH.read_text(encoding="utf-8"), blank_profile()}
-    if workspace.profile_path.read_text(encoding="utf-8") in blank:
+    if workspace.profile_path.read_text(encoding="utf-8") in _blank_profiles():
         shutil.copyfile(SAMPLE_DIR / "profile.toml", workspace.profile_path)
-    target = workspace.root / "demo"
+    target = sample_folder(workspace)
     if (target / "contacts.csv").exists():
         return target
     target.mkdir(parents=True, exist_ok=True)
@@ -63,6 +69,39 @@ def install_sample(workspace: Workspace) -> Path:
         else:
             shutil.copyfile(source, target / name)
     return target
+
+
+def _blank_profiles() -> set[str]:
+    """A profile as `breadcrumbs init` writes it, now or before it set the time zone."""
+    return {TEMPLATE_PATH.read_text(encoding="utf-8"), blank_profile()}
+
+
+def sample_folder(workspace: Workspace) -> Path:
+    return workspace.root / "sample"
+
+
+def refuse_a_users_workspace(workspace: Workspace) -> None:
+    """A workspace is the user's once it syncs a source other than the sample, or signs with
+    a profile they filled in: the demo must not take it over."""
+    profile = load_profile(workspace.profile_path)
+    source = profile.source.path
+    if not source and workspace.db_path.exists():
+        with open_store(workspace) as con:
+            source = get_meta(con, "source") or ""
+    if source and Path(source) != sample_folder(workspace):
+        raise WorkspaceError(
+            f"{workspace.root} holds your own network (source {source}): the demo runs in a "
+            "workspace of its own; leave out --workspace to run it there"
+        )
+    untouched = {*_blank_profiles(), (SAMPLE_DIR / "profile.toml").read_text(encoding="utf-8")}
+    if (
+        workspace.profile_path.exists()
+        and workspace.profile_path.read_text(encoding="utf-8") not in untouched
+    ):
+        raise WorkspaceError(
+            f"{workspace.profile_path} is your own profile: the demo runs in a workspace of "
+            "its own; leave out --workspace to run it there"
+        )
 
 
 def _shift(interactions: Path, latest: date) -> timedelta:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from breadcrumbs.flows.artifacts import artifact_key, publish_funnel
 from breadcrumbs.flows.sync_flow import ARTIFACT_ROWS, bulk, sync_contacts
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -69,7 +70,7 @@ def _deliver_quoted(
     return deliver_task(workspace, mode, profile, bulk(composed), **extra)
 
 
-def publish(report: FollowUpReport) -> None:
+def publish(workspace: Workspace, report: FollowUpReport) -> None:
     """A bounded table (the first rows, and counts by state) and the call list: a table of
     10,000 rows was 2 MB in the server's database and unreadable in the UI."""
     rows = [
@@ -96,7 +97,7 @@ def publish(report: FollowUpReport) -> None:
     states = Counter(str(row["state"]) for row in rows)
     shown = f"the first {ARTIFACT_ROWS} of {len(rows):,}" if len(rows) > ARTIFACT_ROWS else "all"
     create_table_artifact(
-        key="follow-up-emails",
+        key=artifact_key(workspace, "follow-up-emails"),
         table=rows[:ARTIFACT_ROWS] or [{"note": "nothing was due"}],
         description=f"Emails of the {report.mode} follow-up on {report.today} ({shown}; "
         + ", ".join(f"{n:,} {state}" for state, n in states.most_common())
@@ -118,7 +119,9 @@ def publish(report: FollowUpReport) -> None:
     if len(report.cold) > ARTIFACT_ROWS:
         lines += ["", f"… and {len(report.cold) - ARTIFACT_ROWS:,} more: `breadcrumbs due`."]
     create_markdown_artifact(
-        key="going-cold", markdown="\n".join(lines), description="Going cold: call these people"
+        key=artifact_key(workspace, "going-cold"),
+        markdown="\n".join(lines),
+        description="Going cold: call these people",
     )
 
 
@@ -148,7 +151,8 @@ def follow_up(
             deliver=_deliver_quoted,
         ),
     )
-    publish(report)
+    publish(ws, report)
+    publish_funnel(ws)
     get_run_logger().info(
         "%d delivered, %d skipped, %d waiting, %d going cold",
         sum(1 for o in report.outcomes if o.state in ("written", "drafted", "sent")),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from breadcrumbs.flows.artifacts import artifact_key
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -61,7 +62,7 @@ def bulk(value: Any) -> Any:
 ARTIFACT_ROWS = 200
 
 
-def publish_rejects(report: SyncReport) -> None:
+def publish_rejects(workspace: Workspace, report: SyncReport) -> None:
     rows = [
         {
             "file": r.file,
@@ -75,7 +76,7 @@ def publish_rejects(report: SyncReport) -> None:
     ]
     if rows:
         create_table_artifact(
-            key="sync-rejects",
+            key=artifact_key(workspace, "sync-rejects"),
             table=rows,
             description=f"Rows and cells refused by sync {report.counts.sync_id}"
             + (
@@ -87,7 +88,7 @@ def publish_rejects(report: SyncReport) -> None:
         )
     else:
         create_markdown_artifact(
-            key="sync-rejects",
+            key=artifact_key(workspace, "sync-rejects"),
             markdown="No rejects: every row loaded.",
             description=f"Rejects of sync {report.counts.sync_id}",
         )
@@ -105,12 +106,12 @@ def sync_contacts(
     unchanged = unchanged_since_last_sync(ws, resolved, fingerprint) if skip_unchanged else None
     if unchanged is not None:
         get_run_logger().info("%s is as the last sync read it: nothing to load", resolved)
-        publish_rejects(unchanged)
+        publish_rejects(ws, unchanged)
         return unchanged
     tables = read_task(resolved, ws)
     data = validate_task(bulk(tables), ws)
     report = load_task(ws, bulk(data), resolved, fingerprint)
-    publish_rejects(report)
+    publish_rejects(ws, report)
     c = report.counts
     get_run_logger().info(
         "loaded %d contacts, %d conversations, %d prospects; %d rejected",

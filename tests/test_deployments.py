@@ -21,13 +21,9 @@ def _api_url() -> str:
     return str(url)
 
 
-@pytest.mark.prefect
-def test_every_deployment_in_prefect_yaml_registers_on_a_real_server(
-    prefect_server: None,
-) -> None:
-    """`prefect deploy --all` from the checkout creates each deployment, as the file says."""
-    from prefect.client.orchestration import get_client
-
+@pytest.fixture(scope="module")
+def deployed(prefect_server: None) -> None:
+    """`prefect deploy --all` from the checkout, once for this module's tests."""
     env = {**os.environ, "PREFECT_API_URL": _api_url(), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     prefect = str(Path(sys.executable).parent / "prefect")
     created = subprocess.run(
@@ -49,6 +45,13 @@ def test_every_deployment_in_prefect_yaml_registers_on_a_real_server(
     )
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
 
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("deployed")
+def test_every_deployment_in_prefect_yaml_registers_on_a_real_server() -> None:
+    """`prefect deploy --all` from the checkout creates each deployment, as the file says."""
+    from prefect.client.orchestration import get_client
+
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
     wanted = {d["name"]: d for d in spec["deployments"]}
     with get_client(sync_client=True) as client:
@@ -63,3 +66,47 @@ def test_every_deployment_in_prefect_yaml_registers_on_a_real_server(
         assert not any("token" in key.lower() for key in deployment.parameters)
     follow_up = deployments["follow-up"]
     assert [s.active for s in follow_up.schedules] == [False]
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("deployed")
+def test_the_monthly_digest_runs_every_weekday_at_nine_in_the_files_zone() -> None:
+    """The server schedules its next runs from the registered cron: each on a weekday at
+    09:00 in prefect.yaml's zone, across a weekend and a daylight-saving change."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.client.schemas.schedules import CronSchedule
+
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    (entry,) = [d for d in spec["deployments"] if d["name"] == "monthly-digest"]
+    (wanted,) = entry["schedules"]
+    zone = ZoneInfo(wanted["timezone"])
+    with get_client(sync_client=True) as client:
+        deployment = client.read_deployment_by_name("monthly-digest/monthly-digest")
+        (schedule,) = deployment.schedules
+        assert schedule.active
+        assert isinstance(schedule.schedule, CronSchedule)
+        assert (schedule.schedule.cron, schedule.schedule.timezone) == (
+            "0 9 * * 1-5",
+            wanted["timezone"],
+        )
+        assert deployment.parameters == {"mode": "outbox", "dry_run": False}
+        # Ask the server for the runs after Friday, October 30, 2026 (US clocks go back
+        # on November 1), and read them back.
+        start = datetime(2026, 10, 30, tzinfo=UTC)
+        answer = client._client.post(
+            f"/deployments/{deployment.id}/schedule",
+            json={"start_time": start.isoformat(), "min_runs": 8, "max_runs": 8},
+        )
+        answer.raise_for_status()
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+        )
+    expected = [r.expected_start_time for r in runs]
+    times = sorted(t.astimezone(zone) for t in expected if t is not None and t >= start)
+    assert len(times) >= 8
+    assert all(t.weekday() < 5 and (t.hour, t.minute) == (9, 0) for t in times), times
+    assert [t.day for t in times[:4]] == [30, 2, 3, 4]  # Friday, then Monday to Wednesday

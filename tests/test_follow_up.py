@@ -4,6 +4,8 @@ and the path `make run` takes (breadcrumbs/follow_up.py)."""
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -48,7 +50,7 @@ def test_a_dry_run_shows_what_would_go_and_records_nothing(
     write_profile(workspace)
     write_sheet(workspace, FIVE, FIVE_TALKS)
     report = play(workspace, monkeypatch, "2026-11-25", dry_run=True)
-    assert [o.state for o in report.outcomes] == ["would send"] * 5
+    assert [o.state for o in report.outcomes] == ["would write"] * 5
     assert all(o.subject.startswith("Thanks for the call") for o in report.outcomes)
     assert ledger(workspace) == {}
     assert outbox(workspace) == []
@@ -144,32 +146,50 @@ def test_the_hostile_export_end_to_end_leaves_no_injected_header(
     assert sorted(r[0] for r in written) == sorted(sent_to)
 
 
+def make_run_commands() -> list[list[str]]:
+    """The `breadcrumbs` commands of the Makefile's `run` target, as make would expand them."""
+    makefile = (Path(__file__).parents[1] / "Makefile").read_text(encoding="utf-8")
+    demo = re.search(r"^DEMO := (.+)$", makefile, re.MULTILINE)
+    recipe = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    commands = [line.strip() for line in recipe if "$(BIN)/breadcrumbs" in line]
+    assert demo is not None and commands
+    return [[str(BREADCRUMBS), *shlex.split(c.replace("$(DEMO)", demo[1]))[1:]] for c in commands]
+
+
 def test_the_make_run_path_writes_the_sample_then_nothing_on_a_second_run(
     tmp_path: Path,
 ) -> None:
-    """`breadcrumbs sync --sample` then `breadcrumbs follow-up` on a fresh workspace, as
-    `make run` does: emails land in the outbox; running it again writes none."""
-    home = tmp_path / "fresh"
+    """The Makefile's `run` commands, as `make run` runs them from a fresh checkout: the
+    emails and this month's updates land in the demo's own workspace; running it again
+    writes none; the default workspace is never touched."""
+    home = tmp_path / "data"  # the checkout's data/, as a fresh clone has it
     env = {**os.environ, "BREADCRUMBS_HOME": str(home), "COLUMNS": "200"}
     for name in ("PREFECT_API_URL", "BREADCRUMBS_TODAY"):
         env.pop(name, None)
 
-    def breadcrumbs(*args: str) -> str:
-        done = subprocess.run(
-            [str(BREADCRUMBS), *args], env=env, capture_output=True, text=True, timeout=60
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+    def make_run() -> str:
+        out = ""
+        for command in make_run_commands():
+            done = subprocess.run(
+                command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+            )
+            assert done.returncode == 0, done.stderr
+            out += done.stdout
+        return out
 
-    assert "loaded:" in breadcrumbs("sync", "--sample")
-    first = breadcrumbs("follow-up")
-    files = sorted((home / "outbox").glob("*.eml"))
+    first = make_run()
+    demo = home / "demo"
+    files = sorted((demo / "outbox").glob("*.eml"))
     assert len(files) >= 10
-    assert f"Emails are in {home / 'outbox'}" in first
+    assert f"Emails are in {demo / 'outbox'}" in first
     assert "thank-you" in first and "intro" in first
-    second = breadcrumbs("follow-up")
+    assert "decided now" in first and "quiet period" in first
+    assert len([p for p in files if " monthly " in p.name]) >= 5
+    second = make_run()
     assert "Nothing is due right now." in second
-    assert sorted((home / "outbox").glob("*.eml")) == files
+    assert "nothing left to deliver" in second
+    assert sorted((demo / "outbox").glob("*.eml")) == files
+    assert sorted(p.name for p in home.iterdir()) == ["demo"]
 
 
 def test_the_sample_network_gets_thank_yous_and_intros_and_a_call_list(

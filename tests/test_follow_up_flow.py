@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from breadcrumbs.flows.artifacts import artifact_key
 
 from breadcrumbs.settings import Workspace
 from tests.follow_up_support import (
@@ -79,14 +80,15 @@ def test_the_follow_up_flow_delivers_and_publishes_the_emails_and_the_call_list(
     assert flow_run_id is not None
     found = artifacts_of(flow_run_id)
     assert {"detect", "compose", "deliver"} <= found["tasks"]
-    rows = table_of(found["follow-up-emails"])
+    rows = table_of(found[artifact_key(workspace, "follow-up-emails")])
     assert {(r["to"], r["kind"], r["state"]) for r in rows} == {
         ("ann@example.com", "thank-you", "written"),
         ("bob@example.com", "intro", "written"),
         ("hal@example.com", "thank-you", "waiting"),
     }
     assert {r["reason"] for r in rows if r["state"] == "waiting"} == {"opted out"}
-    cold = found["going-cold"]
+    assert "# Your networking funnel" in found[artifact_key(workspace, "funnel")].data
+    cold = found[artifact_key(workspace, "going-cold")]
     assert cold.type == "markdown"
     assert "# Call these people" in cold.data
     assert "| Gus Roe | 614-555-0199 | gus@example.com | never |" in cold.data
@@ -115,8 +117,9 @@ def test_the_follow_up_flow_dry_run_syncs_but_records_and_writes_nothing(
     assert ledger(workspace) == {}
     assert outbox(workspace) == []
     assert state.state_details.flow_run_id is not None
-    rows = table_of(artifacts_of(state.state_details.flow_run_id)["follow-up-emails"])
-    assert sorted(r["state"] for r in rows) == ["waiting", "would send", "would send"]
+    found = artifacts_of(state.state_details.flow_run_id)
+    rows = table_of(found[artifact_key(workspace, "follow-up-emails")])
+    assert sorted(r["state"] for r in rows) == ["waiting", "would write", "would write"]
 
 
 @pytest.mark.prefect

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from email.utils import formataddr
 from pathlib import Path
 from typing import cast
 
@@ -22,7 +23,7 @@ from breadcrumbs.follow_up import compose_stage, detect_stage, load_checked_prof
 from breadcrumbs.records import OutgoingEmail
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store.database import open_store
-from breadcrumbs.store.ledger import plan, skip, status
+from breadcrumbs.store.ledger import plan, rows_in, skip, status
 from breadcrumbs.workspace import init_workspace
 from tests.conftest import write_csv
 from tests.follow_up_support import (
@@ -120,12 +121,12 @@ def test_a_crash_before_the_file_lands_then_a_rerun_leaves_exactly_one_file(
     assert outbox(workspace) == []
     report = run_follow_up(workspace)
     assert sorted(o.key for o in report.outcomes) == sorted(e.key for e in emails)
-    assert [p.name for p in outbox(workspace)] == sorted(file_name(e.key) for e in emails)
+    assert [p.name for p in outbox(workspace)] == sorted(file_name(e) for e in emails)
     assert ledger(workspace) == {e.key: "written" for e in emails}
     assert run_follow_up(workspace).outcomes == []
     # What is written is what was planned: the same Message-ID, the same bytes.
     for email in emails:
-        assert (workspace.outbox / file_name(email.key)).read_bytes() == b"X-Unsent: 1\r\n" + (
+        assert (workspace.outbox / file_name(email)).read_bytes() == b"X-Unsent: 1\r\n" + (
             email.raw
         )
 
@@ -214,7 +215,9 @@ def test_runs_killed_mid_batch_then_a_final_run_leave_every_email_exactly_once(
     assert len(rows) == people
     assert {r[1] for r in rows} == {"written"}
     files = outbox(workspace)
-    assert sorted(p.name for p in files) == sorted(file_name(r[0]) for r in rows)
+    with open_store(workspace) as con:
+        written = rows_in(con, ["written"])
+    assert sorted(p.name for p in files) == sorted(file_name(r.outgoing()) for r in written)
     ids = [read_message(p)["Message-ID"] for p in files]
     assert sorted(ids) == sorted(r[2] for r in rows)
     assert len(set(ids)) == people
@@ -238,17 +241,19 @@ def test_runs_killed_mid_batch_then_a_final_run_leave_every_email_exactly_once(
     ],
 )
 def test_outbox_file_names_are_safe_on_any_file_system(key: str) -> None:
-    """Letters, digits, . _ - only; no leading dot; short; unique per key via a hash."""
-    name = file_name(key)
-    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.eml", name), name
+    """No character a file system refuses; no leading dot; short; unique per key via a hash;
+    the recipient's name, whatever the key looks like."""
+    name = file_name(outgoing(key, to=key.rsplit(":", 1)[-1]))
+    assert re.fullmatch(r'\d{4}-\d\d-\d\d [^<>:"/\\|?*\x00-\x1f]+ \([0-9a-f]{8}\)\.eml', name), name
     assert len(name.encode()) <= 120
-    assert ":" not in name and "/" not in name and "\\" not in name
-    assert file_name(key) == name
-    assert file_name(key + " ") != name  # keys that read alike still get their own file
+    assert file_name(outgoing(key, to=key.rsplit(":", 1)[-1])) == name
+    # keys that read alike still get their own file
+    assert file_name(outgoing(key + " ", to=key.rsplit(":", 1)[-1])) != name
 
 
-def outgoing(key: str = "thank-you:i:1") -> OutgoingEmail:
-    raw = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
+def outgoing(key: str = "thank-you:i:1", to: str = "Bea Stone") -> OutgoingEmail:
+    to_header = formataddr((to, "b@example.com"), charset="utf-8").encode("ascii")
+    raw = b"From: a@example.com\r\nTo: " + to_header + b"\r\nSubject: hi\r\n\r\nbody\r\n"
     return OutgoingEmail(key, "b@example.com", "hi", "<1@example.com>", raw, datetime.now(UTC))
 
 
@@ -261,7 +266,7 @@ def test_an_outbox_file_is_the_message_after_x_unsent_written_atomically(
     delivery = mailer.deliver(email)
     assert delivery.state == "written"
     [path] = (tmp_path / "outbox").iterdir()
-    assert path.name == delivery.provider_id == file_name(email.key)
+    assert path.name == delivery.provider_id == file_name(email)
     assert path.read_bytes() == b"X-Unsent: 1\r\n" + email.raw
     assert mailer.find_delivered(email) == delivery
 
@@ -270,10 +275,10 @@ def test_a_file_that_cannot_be_written_leaves_nothing_behind(tmp_path: Path) -> 
     """When the rename fails, the delivery fails and the temporary file is removed."""
     mailer = OutboxMailer(tmp_path / "outbox")
     email = outgoing()
-    mailer.path_for(email.key).mkdir(parents=True)  # a folder squats on the target name
+    mailer.path_for(email).mkdir(parents=True)  # a folder squats on the target name
     with pytest.raises(DeliveryFailed):
         mailer.deliver(email)
-    assert [p.name for p in (tmp_path / "outbox").iterdir()] == [file_name(email.key)]
+    assert [p.name for p in (tmp_path / "outbox").iterdir()] == [file_name(email)]
 
 
 def test_outbox_files_open_as_drafts_with_deterministic_message_ids(
@@ -309,10 +314,11 @@ def test_status_counts_the_ledger_by_state_and_lists_the_problems(
     with open_store(workspace) as con:
         summary = status(con)
     assert summary["counts"] == {"failed": 1, "written": 2}
-    [problem] = cast(list[dict[str, object]], summary["problems"])
+    listed = cast(list[dict[str, object]], summary["emails"])
+    [problem] = [e for e in listed if e["state"] == "failed"]
     assert problem["key"] == emails[0].key
     assert problem["reason"] == "skipped by the user"
-    assert not (workspace.outbox / file_name(emails[0].key)).exists()
+    assert not (workspace.outbox / file_name(emails[0])).exists()
 
 
 def test_a_sheet_rewrite_keeps_the_ledger(

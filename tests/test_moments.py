@@ -152,10 +152,9 @@ def test_a_thank_you_past_its_days_is_withdrawn_shown_and_never_planned_again(
 
     shown = CliRunner().invoke(app, ["status", "--workspace", str(workspace.root)])
     assert shown.exit_code == 0, shown.output
-    assert "withdrawn  1" in shown.output
-    assert f"withdrawn: ann@example.com [{outcome.key}]: withdrawn: the conversation" in (
-        shown.output
-    )
+    assert "1 email: 1 withdrawn" in shown.output
+    assert "withdrawn thank-you Ann Lee <ann@example.com>" in shown.output
+    assert ": withdrawn: the conversation" in shown.output
 
     write_profile(workspace, thank_you_days=7)
     again = play(workspace, monkeypatch, "2026-11-27")

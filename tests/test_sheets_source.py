@@ -231,7 +231,7 @@ def test_the_cli_syncs_a_sheet_url_and_remembers_it(
     assert "loaded: 5 contacts (2 created from referrals), 2 conversations, 3 referrals" in (
         result.output
     )
-    assert "rejected: 3" in result.output
+    assert "refused: 2 rows" in result.output and "loaded with a warning: 3" in result.output
     listed = runner.invoke(app, ["rejects", "--workspace", str(workspace.root)])
     assert "sheet[contacts] row 4, column email: 'not-an-email'" in listed.output
 

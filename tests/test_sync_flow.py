@@ -17,6 +17,7 @@ def test_the_sync_contacts_flow_loads_the_sheet_and_publishes_a_rejects_table(
     workspace: Workspace, tmp_path: Path
 ) -> None:
     """Tasks read, validate and load run; the rejects become a table artifact of the run."""
+    from breadcrumbs.flows.artifacts import artifact_key
     from breadcrumbs.flows.sync_flow import sync_contacts
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
@@ -38,7 +39,7 @@ def test_the_sync_contacts_flow_loads_the_sheet_and_publishes_a_rejects_table(
         task_runs = client.read_task_runs()
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=["sync-rejects"]),
+                key=ArtifactFilterKey(any_=[artifact_key(workspace, "sync-rejects")]),
                 flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
             )
         )

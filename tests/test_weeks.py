@@ -16,6 +16,7 @@ from breadcrumbs.deliver.outbox import file_name
 from breadcrumbs.follow_up import run_follow_up
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store.database import open_store
+from breadcrumbs.store.ledger import rows_in
 from breadcrumbs.sync import run_sync
 from breadcrumbs.workspace import SAMPLE_DIR
 
@@ -125,7 +126,8 @@ def test_four_weeks_day_by_day_keep_every_email_once_and_the_gaps(
     assert rows, "four weeks of conversations should have brought some emails"
     assert {r[5] for r in rows} == {"written"}
     files = {p.name for p in ws.outbox.glob("*.eml")}
-    assert files == {file_name(r[0]) for r in rows}
+    with open_store(ws) as con:
+        assert files == {file_name(r.outgoing()) for r in rows_in(con, ["written"])}
 
     by_person: dict[str, list[date]] = defaultdict(list)
     thanked: dict[tuple[str, date], int] = defaultdict(int)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
@@ -34,8 +34,15 @@ from breadcrumbs.records import Composed, Due, OutgoingEmail
 from breadcrumbs.settings import TEMPLATES_DIR
 
 DEFAULT_TEMPLATES = TEMPLATES_DIR
-TEMPLATE_FILES = {"thank-you": "thank-you.md.j2", "intro": "intro.md.j2"}
+TEMPLATE_FILES = {
+    "thank-you": "thank-you.md.j2",
+    "intro": "intro.md.j2",
+    "monthly": "monthly.md.j2",
+}
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Markdown's hard line break (two trailing spaces) belongs to the HTML part; in the text part
+# a recipient's client shows them as stray whitespace, or a quoted-reply marker.
+_TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 _PLACEHOLDER = re.compile(r"\{\{.{0,40}?\}\}|\{%.{0,40}?%\}|\{\{|\{%")
 EXPECTED_HEADERS = {"content-type", "mime-version", "from", "to", "subject", "date", "message-id"}
 MAX_SUBJECT = 200
@@ -175,10 +182,13 @@ class Composer:
         today: date,
         template_dirs: Iterable[Path] = (DEFAULT_TEMPLATES,),
         mode: str = "outbox",
+        shared: Mapping[str, Any] | None = None,
     ) -> None:
         self.profile = profile
         self.today = today
         self.mode = mode  # how the email leaves decides its relative words (friendly_when)
+        # What every email of the batch says alike (a monthly update's activity): read once.
+        self._shared = dict(shared or {})
         dirs = [str(d) for d in template_dirs]
         common: dict[str, Any] = {
             "loader": jinja2.FileSystemLoader(dirs),
@@ -221,6 +231,7 @@ class Composer:
                 "email": due.email,
             },
             "today": self.today,
+            **self._shared,
         }
         if due.kind == "thank-you":
             context["conversation"] = {
@@ -236,6 +247,24 @@ class Composer:
                 "first_name": due.referrer_first_name or due.referrer_name,
                 "company": due.referrer_company,
             }
+        if due.kind == "monthly":
+            context["month"] = {"key": due.month, "name": _month_name(due.for_date)}
+            context["last_conversation"] = {
+                "kind": due.conversation_kind,
+                "date": due.last_talked_on,
+                "topic": due.topic,
+                "when": friendly_when(due.last_talked_on, self.today, self.mode),
+            }
+            context["referred"] = [
+                {
+                    "name": name,
+                    "talked": bool(talked),
+                    "when": friendly_when(
+                        date.fromisoformat(talked or wrote), self.today, self.mode
+                    ),
+                }
+                for name, talked, wrote in due.referred
+            ]
         return context
 
     def render(self, due: Due) -> tuple[str, str, str]:
@@ -254,7 +283,8 @@ class Composer:
         except jinja2.TemplateError as exc:
             raise TemplateError(f"{name}: {exc}") from None
         head, body = _split_subject(skeleton, name)
-        subject, text = self._values.plain(head), self._values.plain(body)
+        subject = self._values.plain(head)
+        text = _TRAILING_SPACE.sub("", self._values.plain(body))
         leftover = _PLACEHOLDER.search(subject + "\n" + text)
         if leftover:
             # Never send "Hi {{first_name}}": a cell pasted from another mail-merge tool, or a
@@ -303,6 +333,10 @@ class Composer:
         return Composed(
             due, OutgoingEmail(due.key, to_addr, subject, msg_id, raw, planned_at), text, html
         )
+
+
+def _month_name(first: date | None) -> str:
+    return first.strftime("%B") if first else ""
 
 
 @lru_cache(maxsize=4096)

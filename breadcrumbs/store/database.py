@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -411,25 +412,28 @@ def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
     )
 
 
-def find_contact(con: duckdb.DuckDBPyConnection, who: str) -> tuple[str, str] | None:
-    """A contact by email, exact name, or unique partial name: (contact_id, name)."""
-    from breadcrumbs.validate import fold_name
+def fold_accents(text: str) -> str:
+    """A name as a person types it: case, accents and spacing ignored ("renee lefevre")."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(plain.casefold().split())
 
-    folded = fold_name(who)
-    rows = con.execute(
-        "SELECT contact_id, name FROM contacts WHERE lower(email) = ? "
-        "OR lower(name) = ? ORDER BY source_row",
-        [folded, folded],
-    ).fetchall()
-    if not rows:
-        rows = con.execute(
-            "SELECT contact_id, name FROM contacts WHERE contains(lower(name), ?) "
-            "ORDER BY source_row",
-            [folded],
+
+def find_contact(con: duckdb.DuckDBPyConnection, who: str) -> tuple[str, str] | None:
+    """A contact by email, whole name, or unique part of a name, whatever the accents and
+    case ("Renee Lefevre" finds "Renée Lefèvre"): (contact_id, name)."""
+    wanted = fold_accents(who)
+    people = [
+        (str(r[0]), str(r[1] or ""), str(r[2] or "").lower())
+        for r in con.execute(
+            "SELECT contact_id, name, email FROM contacts ORDER BY source_row"
         ).fetchall()
-        if len(rows) > 1:
+    ]
+    found = [p for p in people if wanted in (p[2], fold_accents(p[1]))]
+    if not found:
+        found = [p for p in people if wanted in fold_accents(p[1])]
+        if len(found) > 1:
             return None
-    return (str(rows[0][0]), str(rows[0][1])) if rows else None
+    return (found[0][0], found[0][1]) if found else None
 
 
 def trail(con: duckdb.DuckDBPyConnection, contact_id: str) -> list[tuple[str, str, bool]]:

@@ -285,16 +285,23 @@ def opt_out(con: duckdb.DuckDBPyConnection, email: str, undo: bool = False) -> N
     )
 
 
-def status(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+def status(con: duckdb.DuckDBPyConnection, limit: int | None = 50) -> dict[str, object]:
+    """The counts by state, and every email, newest first (the newest `limit` of them)."""
     counts = dict(
         con.execute("SELECT state, count(*) FROM messages GROUP BY state ORDER BY state").fetchall()
     )
-    failures = [
-        {"key": r[0], "to": r[1], "state": r[2], "reason": r[3], "updated_at": r[4]}
-        for r in con.execute(
-            "SELECT key, email, state, reason, updated_at FROM messages "
-            "WHERE state IN ('failed', 'unknown', 'deferred', 'withdrawn') "
-            "ORDER BY updated_at DESC"
-        ).fetchall()
-    ]
-    return {"counts": counts, "problems": failures}
+    columns = ["key", "kind", "name", "to", "subject", "state", "mode", "reason", "planned_at"]
+    rows = con.execute(
+        """
+        SELECT m.key, m.kind, c.name, m.email, m.subject, m.state, m.mode, m.reason, m.planned_at
+        FROM messages m LEFT JOIN contacts c USING (contact_id)
+        ORDER BY m.planned_at DESC, m.key
+        LIMIT $limit
+        """,
+        {"limit": limit},
+    ).fetchall()
+    return {
+        "counts": counts,
+        "total": sum(counts.values()),
+        "emails": [dict(zip(columns, row, strict=True)) for row in rows],
+    }

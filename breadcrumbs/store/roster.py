@@ -1,0 +1,137 @@
+"""The monthly roster: who gets month M's update, kept in the ledger (issue #9).
+
+The month's first run lists its recipients as ledger rows in state `listed` (keyed
+`monthly:<contact>:<YYYY-MM>`, no message yet) and marks the month decided, in one
+transaction. A later run composes a listed row when etiquette lets it leave (`planned`), and
+the ledger delivers it as any other. A row its month outlived is `withdrawn`, never sent late.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+
+from breadcrumbs import clock
+from breadcrumbs.moments import withdraw_reason
+from breadcrumbs.profile import Etiquette
+from breadcrumbs.records import Composed, Due
+from breadcrumbs.store.database import get_meta, insert_columns, set_meta
+from breadcrumbs.store.ledger import due_to_json
+
+# Rows of a month not yet delivered: what a later run of that month still has to do.
+OPEN = ("listed", "planned", "deferred", "sending", "unknown")
+_LISTED_COLUMNS = [
+    ("key", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("contact_id", "VARCHAR"),
+    ("email", "VARCHAR"),
+    ("state", "VARCHAR"),
+    ("mode", "VARCHAR"),
+    ("for_date", "DATE"),
+    ("planned_on", "DATE"),
+    ("planned_at", "TIMESTAMPTZ"),
+    ("updated_at", "TIMESTAMPTZ"),
+    ("attempts", "INTEGER"),
+]
+
+
+def month_start(month: str) -> date:
+    return date.fromisoformat(f"{month}-01")
+
+
+def decided_on(con: duckdb.DuckDBPyConnection, month: str) -> str | None:
+    """The day the month's first run listed its recipients, or None before it."""
+    return get_meta(con, f"monthly-decided:{month}")
+
+
+def list_recipients(
+    con: duckdb.DuckDBPyConnection, month: str, recipients: Sequence[Due], mode: str
+) -> None:
+    """The month's first run: record who gets its update, and that the month is decided."""
+    today, now, first = clock.today(), clock.now(), month_start(month)
+    con.execute("BEGIN")
+    try:
+        insert_columns(
+            con,
+            "messages",
+            _LISTED_COLUMNS,
+            [
+                (d.key, "monthly", d.contact_id, d.email, "listed", mode, first, today, now, now, 0)
+                for d in recipients
+            ],
+        )
+        set_meta(con, f"monthly-decided:{month}", today.isoformat())
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def fill_listed(con: duckdb.DuckDBPyConnection, batch: Sequence[Composed], mode: str) -> None:
+    """Listed rows whose email is composed become `planned`, written as of today, keeping
+    the Due they were composed from (a row that leaves on a later day is composed again)."""
+    if not batch:
+        return
+    today = clock.today()
+    con.execute("BEGIN")
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE filled AS SELECT unnest($1::VARCHAR[]) AS key, "
+            "unnest($2::VARCHAR[]) AS email, unnest($3::VARCHAR[]) AS subject, "
+            "unnest($4::VARCHAR[]) AS message_id, unnest($5::BLOB[]) AS raw, "
+            "unnest($6::TIMESTAMPTZ[]) AS planned_at, unnest($7::VARCHAR[]) AS due",
+            [
+                [c.email.key for c in batch],
+                [c.email.to_addr for c in batch],
+                [c.email.subject for c in batch],
+                [c.email.message_id for c in batch],
+                [c.email.raw for c in batch],
+                [c.email.planned_at for c in batch],
+                [due_to_json(c.due) for c in batch],
+            ],
+        )
+        con.execute(
+            """
+            UPDATE messages SET state = 'planned', email = f.email, subject = f.subject,
+                message_id = f.message_id, raw = f.raw, planned_at = f.planned_at,
+                planned_on = $1, updated_at = $2, mode = $3, due = f.due
+            FROM filled f WHERE messages.key = f.key AND messages.state = 'listed'
+            """,
+            [today, clock.now(), mode],
+        )
+        con.execute("DROP TABLE filled")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def withdraw_past_months(con: duckdb.DuckDBPyConnection, today: date) -> int:
+    """A listed update its month outlived is withdrawn: never a November update in
+    December. Composed rows (`planned`, `deferred`) are withdrawn by the moments rule at
+    delivery (moments.py); a listed row never reaches delivery, so it is withdrawn here,
+    with the same reason."""
+    rows = con.execute(
+        "SELECT key FROM messages WHERE kind = 'monthly' AND state = 'listed' AND for_date < ?",
+        [today.replace(day=1)],
+    ).fetchall()
+    now = clock.now()
+    for (key,) in rows:
+        reason = withdraw_reason(key, "monthly", None, today, Etiquette())
+        con.execute(
+            "UPDATE messages SET state = 'withdrawn', reason = ?, updated_at = ? WHERE key = ?",
+            [reason, now, key],
+        )
+    return len(rows)
+
+
+def month_counts(con: duckdb.DuckDBPyConnection, month: str) -> dict[str, int]:
+    """The month's monthly rows by ledger state."""
+    rows = con.execute(
+        "SELECT state, count(*) FROM messages WHERE kind = 'monthly' AND for_date = ? "
+        "GROUP BY state",
+        [month_start(month)],
+    ).fetchall()
+    return {str(state): int(n) for state, n in rows}
