@@ -183,3 +183,53 @@ def case(results: Results, scratch: Path, people: int, bin_dir: Path, env: dict[
     ws_off = make_workspace(scratch / "ws-readme-novcard", vcard=False)
     off = readme_path(crumbs, network, ws_off, env, prefect=False)
     results.add(Figure("readme", "sync + follow-up, vCard off", off.seconds, "s", name, baseline))
+
+
+def digest_case(
+    results: Results, scratch: Path, people: int, bin_dir: Path, env: dict[str, str]
+) -> None:
+    """The monthly digest at `people` recipients, each met a month ago (past the quiet
+    period): `sync` then `breadcrumbs digest`, against the same baseline as the README's path."""
+    network = make_network(scratch / "network", people)
+    month_ago = (TODAY - timedelta(days=30)).isoformat()
+    talks = network / "interactions.csv"
+    talks.write_text(
+        talks.read_text(encoding="utf-8").replace(
+            (TODAY - timedelta(days=1)).isoformat(), month_ago
+        ),
+        encoding="utf-8",
+    )
+    crumbs = str(bin_dir / "breadcrumbs")
+    mm = run(
+        [str(bin_dir / "mailmerge"), "--dry-run", "--no-limit", "--output-format", "raw"],
+        make_mailmerge(scratch / "mailmerge", people),
+        env,
+    )
+    baseline = mm.seconds + plain_writes(scratch / "plain", people)
+    ws = make_workspace(scratch / "ws")
+    sync = run([crumbs, "sync", str(network), "-w", str(ws), "--no-prefect"], ws, env)
+    digest = run([crumbs, "digest", "-w", str(ws), "--no-prefect"], ws, env)
+    files = outbox_files(ws)
+    total = sync.seconds + digest.seconds
+    results.add(
+        Figure(
+            "digest",
+            f"sync + digest, {people:,} recipients, no server ({files:,} files)",
+            total,
+            "s",
+            "mailmerge dry run + plain writes",
+            baseline,
+            "≤ 1.0×",
+            total <= baseline and files == people,
+        )
+    )
+    results.add(
+        Figure(
+            "digest",
+            "CPU seconds, sync + digest",
+            sync.cpu + digest.cpu,
+            "s",
+            "mailmerge CPU + writes",
+            mm.cpu + baseline - mm.seconds,
+        )
+    )

@@ -476,7 +476,7 @@ def digest(
             from breadcrumbs.sync import run_sync
 
             if not no_sync:
-                _print_sync(run_sync(ws), ws)
+                _print_sync(run_sync(ws, skip_unchanged=True), ws)
             report = run_digest(ws, month, mode.value, limit, dry_run)
     except BreadcrumbsError as exc:
         _fail(exc)
