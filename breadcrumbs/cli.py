@@ -184,7 +184,10 @@ def _plural(count: int, word: str) -> str:
 
 def _print_sync(report: Any, ws: Any) -> None:
     c = report.counts
-    typer.echo(f"synced {report.source}")
+    if report.unchanged:
+        typer.echo(f"{report.source} is as the last sync read it: nothing new to load")
+    else:
+        typer.echo(f"synced {report.source}")
     typer.echo(
         f"  loaded: {_plural(c.contacts, 'contact')} ({c.created} created from referrals), "
         f"{_plural(c.interactions, 'conversation')}, {_plural(c.referrals, 'referral')}, "
@@ -373,7 +376,7 @@ def _follow_up_direct(ws: Any, mode: str, limit: int | None, dry_run: bool, no_s
     from breadcrumbs.sync import run_sync
 
     if not no_sync:
-        _print_sync(run_sync(ws), ws)
+        _print_sync(run_sync(ws, skip_unchanged=True), ws)
     bars: list[Any] = []
 
     def progress(done: int, total: int) -> None:
@@ -473,7 +476,7 @@ def digest(
             from breadcrumbs.sync import run_sync
 
             if not no_sync:
-                _print_sync(run_sync(ws), ws)
+                _print_sync(run_sync(ws, skip_unchanged=True), ws)
             report = run_digest(ws, month, mode.value, limit, dry_run)
     except BreadcrumbsError as exc:
         _fail(exc)

@@ -6,16 +6,28 @@ a task, and the CLI can run them directly when no Prefect server is about.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from breadcrumbs import __version__
 from breadcrumbs.errors import SourceError
 from breadcrumbs.profile import Profile, load_profile
 from breadcrumbs.settings import Workspace
+from breadcrumbs.sources.headers import TABLES
 from breadcrumbs.sources.read import RawTable, SheetReader, Table, read_source, sheet_id_of
-from breadcrumbs.store.database import SyncCounts, get_meta, load, open_store
+from breadcrumbs.store.database import (
+    MIGRATIONS,
+    SyncCounts,
+    get_meta,
+    load,
+    open_store,
+    set_meta,
+)
 from breadcrumbs.validate import Reject, Validated, validate
+
+FINGERPRINT = "source_fingerprint"  # meta key: what the loaded tables were read from
 
 
 @dataclass
@@ -23,6 +35,7 @@ class SyncReport:
     source: str
     counts: SyncCounts
     rejects: list[Reject] = field(default_factory=list)
+    unchanged: bool = False  # the source was as the last sync read it: nothing was loaded
 
     @property
     def reasons(self) -> Counter[str]:
@@ -77,17 +90,90 @@ def validate_stage(tables: list[Table], profile: Profile) -> Validated:
     return validate(tables, profile.source.slash_dates)
 
 
-def load_stage(workspace: Workspace, data: Validated, source: str) -> SyncReport:
+def load_stage(
+    workspace: Workspace, data: Validated, source: str, fingerprint: str | None = None
+) -> SyncReport:
+    """Load, and remember the fingerprint of what was read (none: the next sync reads again)."""
     with open_store(workspace) as con:
         counts = load(con, data, source)
+        set_meta(con, FINGERPRINT, fingerprint or "")
     return SyncReport(source, counts, data.rejects)
 
 
+def source_fingerprint(source: str, profile: Profile) -> str | None:
+    """A hash of everything a sync of a local source reads, taken before it is read.
+
+    The files' bytes, the setting that changes how they read, and the version of the code
+    and schema that reads them. A Google Sheet has none: only reading it tells. A file that
+    changes between this hash and the read is merely read again next time.
+    """
+    if sheet_id_of(source) is not None:
+        return None
+    path = Path(source)
+    if path.is_dir():
+        by_name = {p.name.lower(): p for p in path.iterdir() if p.is_file()}
+        files = [by_name[f"{t}.csv"] for t in TABLES if f"{t}.csv" in by_name]
+    elif path.is_file():
+        files = [path]
+    else:
+        return None  # the read says why
+    digest = hashlib.sha256(
+        f"{__version__}\0{len(MIGRATIONS)}\0{profile.source.slash_dates}\0{source}".encode()
+    )
+    for file in files:
+        digest.update(f"\0{file.name}\0".encode())
+        try:
+            with file.open("rb") as handle:
+                digest.update(hashlib.file_digest(handle, "sha256").digest())
+        except OSError:
+            return None
+    return digest.hexdigest()
+
+
+def unchanged_since_last_sync(
+    workspace: Workspace, source: str, fingerprint: str | None
+) -> SyncReport | None:
+    """The last sync's report if it read exactly this, else None: the sync must run.
+
+    `follow-up` syncs first, usually a sheet nobody touched since the `sync` just before it
+    (issue 11): re-reading, re-checking and re-loading it would change nothing.
+    """
+    if fingerprint is None or not workspace.db_path.exists():
+        return None
+    with open_store(workspace) as con:
+        if get_meta(con, FINGERPRINT) != fingerprint:
+            return None
+        last = con.execute(
+            "SELECT sync_id, contacts, interactions, referrals, prospects, merged, created, "
+            "rejected FROM syncs ORDER BY sync_id DESC LIMIT 1"
+        ).fetchone()
+        if last is None:
+            return None
+        rejects = [
+            Reject(str(f), int(r), str(c), str(v or ""), str(why), str(sev))
+            for f, r, c, v, why, sev in con.execute(
+                'SELECT file, "row", "column", value, reason, severity FROM rejects '
+                'ORDER BY file, "row", "column"'
+            ).fetchall()
+        ]
+    return SyncReport(source, SyncCounts(*(int(n) for n in last)), rejects, unchanged=True)
+
+
 def run_sync(
-    workspace: Workspace, source: str | None = None, sheet_reader: SheetReader | None = None
+    workspace: Workspace,
+    source: str | None = None,
+    sheet_reader: SheetReader | None = None,
+    skip_unchanged: bool = False,
 ) -> SyncReport:
+    """Read, validate, load. `skip_unchanged` (follow-up's own sync): not when the source is
+    as the last sync read it; an explicit `breadcrumbs sync` always loads and logs a sync."""
     profile = load_profile(workspace.profile_path)
     resolved = resolve_source(workspace, source, profile)
+    fingerprint = source_fingerprint(resolved, profile)
+    if skip_unchanged:
+        unchanged = unchanged_since_last_sync(workspace, resolved, fingerprint)
+        if unchanged is not None:
+            return unchanged
     tables = read_stage(resolved, sheet_reader or sheet_reader_for(workspace))
     data = validate_stage(tables, profile)
-    return load_stage(workspace, data, resolved)
+    return load_stage(workspace, data, resolved, fingerprint)

@@ -132,7 +132,7 @@ def monthly_digest(
     who, later runs deliver only what the cap or a failure held back."""
     ws = resolve_workspace(workspace)
     if sync:
-        sync_contacts(workspace=str(ws.root))
+        sync_contacts(workspace=str(ws.root), skip_unchanged=True)
     report = run_digest(
         ws,
         month,

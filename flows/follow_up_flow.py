@@ -6,9 +6,12 @@ truth lives in the ledger, and a burst of task runs would swamp the Prefect serv
 
 from __future__ import annotations
 
+from collections import Counter
+from typing import Any
+
 from breadcrumbs.flows.artifacts import artifact_key, publish_funnel
 from breadcrumbs.flows.naming import run_name
-from breadcrumbs.flows.sync_flow import sync_contacts
+from breadcrumbs.flows.sync_flow import ARTIFACT_ROWS, bulk, sync_contacts
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -55,7 +58,22 @@ def deliver_task(
     return deliver_in_mode(workspace, mode, profile, composed)
 
 
+# The bulk arguments (10,000 due or composed emails) go to the tasks quoted: see sync_flow.bulk.
+def _compose_quoted(
+    workspace: Workspace, profile: Profile, due: list[Due], mode: str
+) -> tuple[list[Composed], list[Outcome]]:
+    return compose_task(workspace, profile, bulk(due), mode)
+
+
+def _deliver_quoted(
+    workspace: Workspace, mode: str, profile: Profile, composed: list[Composed], **extra: Any
+) -> list[Outcome]:
+    return deliver_task(workspace, mode, profile, bulk(composed), **extra)
+
+
 def publish(workspace: Workspace, report: FollowUpReport) -> None:
+    """A bounded table (the first rows, and counts by state) and the call list: a table of
+    10,000 rows was 2 MB in the server's database and unreadable in the UI."""
     rows = [
         {
             "to": o.to,
@@ -77,10 +95,14 @@ def publish(workspace: Workspace, report: FollowUpReport) -> None:
         }
         for w in report.waiting
     ]
+    states = Counter(str(row["state"]) for row in rows)
+    shown = f"the first {ARTIFACT_ROWS} of {len(rows):,}" if len(rows) > ARTIFACT_ROWS else "all"
     create_table_artifact(
         key=artifact_key(workspace, "follow-up-emails"),
-        table=rows or [{"note": "nothing was due"}],
-        description=f"Emails of the {report.mode} follow-up on {report.today}",
+        table=rows[:ARTIFACT_ROWS] or [{"note": "nothing was due"}],
+        description=f"Emails of the {report.mode} follow-up on {report.today} ({shown}; "
+        + ", ".join(f"{n:,} {state}" for state, n in states.most_common())
+        + "). Every email: `breadcrumbs status`.",
     )
     today = report.today or clock.today()
     lines = [
@@ -91,10 +113,12 @@ def publish(workspace: Workspace, report: FollowUpReport) -> None:
         "| name | phone | email | last touch |",
         "|---|---|---|---|",
     ]
-    for c in report.cold:
+    for c in report.cold[:ARTIFACT_ROWS]:
         days = c.days(today)
         touch = "never" if days is None else f"{c.last_touch} ({days} days ago)"
         lines.append(f"| {c.name} | {c.phone} | {c.email or ''} | {touch} |")
+    if len(report.cold) > ARTIFACT_ROWS:
+        lines += ["", f"… and {len(report.cold) - ARTIFACT_ROWS:,} more: `breadcrumbs due`."]
     create_markdown_artifact(
         key=artifact_key(workspace, "going-cold"),
         markdown="\n".join(lines),
@@ -113,14 +137,19 @@ def follow_up(
     """Thank-yous and intros due now, each delivered at most once."""
     ws = resolve_workspace(workspace)
     if sync:
-        sync_contacts(workspace=str(ws.root))  # a subflow: the sheet's latest, then detect
+        # A subflow: the sheet's latest, then detect; a sheet untouched since the last sync
+        # is not read again.
+        sync_contacts(workspace=str(ws.root), skip_unchanged=True)
     report = run_follow_up(
         ws,
         mode,
         limit,
         dry_run,
         stages=Stages(
-            touches=touches_task, detect=detect_task, compose=compose_task, deliver=deliver_task
+            touches=touches_task,
+            detect=detect_task,
+            compose=_compose_quoted,
+            deliver=_deliver_quoted,
         ),
     )
     publish(ws, report)

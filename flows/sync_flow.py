@@ -6,11 +6,14 @@ stage), since every task run costs the Prefect server real work.
 
 from __future__ import annotations
 
+from typing import Any
+
 from breadcrumbs.flows.artifacts import artifact_key
 from breadcrumbs.flows.naming import run_name
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from breadcrumbs.profile import load_profile
 from breadcrumbs.settings import Workspace, resolve_workspace
@@ -21,6 +24,8 @@ from breadcrumbs.sync import (
     read_stage,
     resolve_source,
     sheet_reader_for,
+    source_fingerprint,
+    unchanged_since_last_sync,
     validate_stage,
 )
 from breadcrumbs.validate import Validated
@@ -38,8 +43,24 @@ def validate_task(tables: list[Table], workspace: Workspace) -> Validated:
 
 
 @task(name="load", cache_policy=NO_CACHE)
-def load_task(workspace: Workspace, data: Validated, source: str) -> SyncReport:
-    return load_stage(workspace, data, source)
+def load_task(
+    workspace: Workspace, data: Validated, source: str, fingerprint: str | None = None
+) -> SyncReport:
+    return load_stage(workspace, data, source, fingerprint)
+
+
+def bulk(value: Any) -> Any:
+    """`value` wrapped so that Prefect passes it to a task without walking it.
+
+    Prefect visits every task argument, recursively, looking for futures: 10,000 rows cost it
+    seconds per task (issue 11). A quoted argument reaches the task as the plain value.
+    """
+    return quote(value)
+
+
+# An artifact is for a person to read in the UI: the first rows and the counts, never a
+# table of every row (10,000 rows were 2 MB in the server's database; issue 11).
+ARTIFACT_ROWS = 200
 
 
 def publish_rejects(workspace: Workspace, report: SyncReport) -> None:
@@ -52,13 +73,19 @@ def publish_rejects(workspace: Workspace, report: SyncReport) -> None:
             "reason": r.reason,
             "severity": r.severity,
         }
-        for r in report.rejects
+        for r in report.rejects[:ARTIFACT_ROWS]
     ]
     if rows:
         create_table_artifact(
             key=artifact_key(workspace, "sync-rejects"),
             table=rows,
-            description=f"Rows and cells refused by sync {report.counts.sync_id}",
+            description=f"Rows and cells refused by sync {report.counts.sync_id}"
+            + (
+                f" (the first {ARTIFACT_ROWS} of {len(report.rejects):,}: "
+                "`breadcrumbs rejects` lists them all)"
+                if len(report.rejects) > ARTIFACT_ROWS
+                else ""
+            ),
         )
     else:
         create_markdown_artifact(
@@ -69,13 +96,22 @@ def publish_rejects(workspace: Workspace, report: SyncReport) -> None:
 
 
 @flow(name="sync-contacts", flow_run_name=run_name, log_prints=True)
-def sync_contacts(workspace: str | None = None, source: str | None = None) -> SyncReport:
-    """Sync the workspace's spreadsheet into its database."""
+def sync_contacts(
+    workspace: str | None = None, source: str | None = None, skip_unchanged: bool = False
+) -> SyncReport:
+    """Sync the workspace's spreadsheet into its database (see sync.run_sync)."""
     ws = resolve_workspace(workspace)
-    resolved = resolve_source(ws, source, load_profile(ws.profile_path))
+    profile = load_profile(ws.profile_path)
+    resolved = resolve_source(ws, source, profile)
+    fingerprint = source_fingerprint(resolved, profile)
+    unchanged = unchanged_since_last_sync(ws, resolved, fingerprint) if skip_unchanged else None
+    if unchanged is not None:
+        get_run_logger().info("%s is as the last sync read it: nothing to load", resolved)
+        publish_rejects(ws, unchanged)
+        return unchanged
     tables = read_task(resolved, ws)
-    data = validate_task(tables, ws)
-    report = load_task(ws, data, resolved)
+    data = validate_task(bulk(tables), ws)
+    report = load_task(ws, bulk(data), resolved, fingerprint)
     publish_rejects(ws, report)
     c = report.counts
     get_run_logger().info(

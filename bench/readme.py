@@ -1,0 +1,235 @@
+"""The README's path at 10,000: a sheet of people met yesterday -> thank-yous in the outbox.
+
+Breadcrumbs runs as the README says (`breadcrumbs sync SHEET`, then `breadcrumbs follow-up`),
+as whole processes; the baseline is mailmerge's dry run of the same rows (it renders and
+writes nothing) plus plain writes of the same number of files, since an outbox must write.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from bench.measure import Figure, Results, Run, run
+
+TODAY = date(2026, 11, 25)
+MESSAGE_BYTES = 3000  # about one composed thank-you with its HTML part and vCard
+SAMPLE_PROFILE = Path(__file__).resolve().parent.parent / "data" / "sample" / "profile.toml"
+
+
+def make_network(folder: Path, people: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    met = (TODAY - timedelta(days=1)).isoformat()
+    with (folder / "contacts.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["email", "first_name", "last_name", "company", "title", "relationship"])
+        for i in range(people):
+            writer.writerow(
+                [
+                    f"person{i}@example.com",
+                    f"First{i}",
+                    f"Last{i}",
+                    f"Company {i % 300}",
+                    "Engineer",
+                    "former co-worker",
+                ]
+            )
+    with (folder / "interactions.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["date", "contact", "kind", "topic", "notes", "referrals"])
+        for i in range(people):
+            writer.writerow(
+                [met, f"person{i}@example.com", "coffee", "your team's move to the cloud", "", ""]
+            )
+    return folder
+
+
+def make_mailmerge(folder: Path, people: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mailmerge_template.txt").write_text(
+        "TO: {{email}}\nSUBJECT: Thanks for the coffee, {{first_name}}\n"
+        "FROM: Jordan Rivera <jordan.rivera@example.com>\n\n"
+        "Hi {{first_name}},\n\nThank you for meeting me for coffee yesterday. I really enjoyed "
+        "talking with you about {{topic}}.\n\nI'm looking for a data-platform role. Any "
+        "referrals are appreciated.\n\nJordan Rivera\njordan.rivera@example.com\n",
+        encoding="utf-8",
+    )
+    (folder / "mailmerge_server.conf").write_text(
+        "[smtp_server]\nhost = 127.0.0.1\nport = 25\nsecurity = Never\nusername = jordan\n",
+        encoding="utf-8",
+    )
+    with (folder / "mailmerge_database.csv").open("w", newline="", encoding="utf-8") as h:
+        writer = csv.writer(h)
+        writer.writerow(["email", "first_name", "topic"])
+        for i in range(people):
+            writer.writerow(
+                [f"person{i}@example.com", f"First{i}", "your team's move to the cloud"]
+            )
+    return folder
+
+
+def make_workspace(folder: Path, vcard: bool = True) -> Path:
+    """A workspace with the sample sender; the daily cap lifted so the whole batch goes."""
+    folder.mkdir(parents=True)
+    text = SAMPLE_PROFILE.read_text(encoding="utf-8").replace(
+        "daily_cap = 500", "daily_cap = 1000000"
+    )
+    if not vcard:
+        text = text.replace("vcard = true", "vcard = false")
+    (folder / "profile.toml").write_text(text, encoding="utf-8")
+    return folder
+
+
+def plain_writes(folder: Path, count: int) -> float:
+    """The file system's own share: `count` files of a message's size, written plainly."""
+    folder.mkdir()
+    data = b"x" * MESSAGE_BYTES
+    start = time.perf_counter()
+    for i in range(count):
+        (folder / f"{i}.eml").write_bytes(data)
+    return time.perf_counter() - start
+
+
+@dataclass(frozen=True)
+class ReadmeRun:
+    """The README's two commands, measured."""
+
+    sync: Run
+    follow: Run
+
+    @property
+    def seconds(self) -> float:
+        return self.sync.seconds + self.follow.seconds
+
+    @property
+    def cpu(self) -> float:
+        return self.sync.cpu + self.follow.cpu
+
+    @property
+    def peak_mib(self) -> float:
+        return max(self.sync.peak_mib, self.follow.peak_mib)
+
+
+def readme_path(
+    crumbs: str, network: Path, ws: Path, env: dict[str, str], prefect: bool
+) -> ReadmeRun:
+    """`sync` then `follow-up`, as the README has it."""
+    flag = "--prefect" if prefect else "--no-prefect"
+    sync = run([crumbs, "sync", str(network), "-w", str(ws), flag], ws, env)
+    follow = run([crumbs, "follow-up", "-w", str(ws), flag], ws, env)
+    return ReadmeRun(sync, follow)
+
+
+def outbox_files(ws: Path) -> int:
+    return sum(1 for name in os.listdir(ws / "outbox") if name.endswith(".eml"))
+
+
+def case(results: Results, scratch: Path, people: int, bin_dir: Path, env: dict[str, str]) -> None:
+    network = make_network(scratch / "network", people)
+    mailmerge = make_mailmerge(scratch / "mailmerge", people)
+    crumbs = str(bin_dir / "breadcrumbs")
+    # Interleaved, so a burst of load from another engineer hits both sides alike.
+    mm = run(
+        [str(bin_dir / "mailmerge"), "--dry-run", "--no-limit", "--output-format", "raw"],
+        mailmerge,
+        env,
+    )
+    writes = plain_writes(scratch / "plain", people)
+    baseline = mm.seconds + writes
+    ws = make_workspace(scratch / "ws-readme")
+    path = readme_path(crumbs, network, ws, env, prefect=False)
+    files = outbox_files(ws)
+    name = "mailmerge dry run + plain writes"
+    results.add(Figure("readme", f"mailmerge --dry-run, {people:,} rows", mm.seconds, "s"))
+    results.add(Figure("readme", f"plain writes of {people:,} files", writes, "s"))
+    results.add(
+        Figure(
+            "readme",
+            f"sync + follow-up, {people:,} people, no server ({files:,} files)",
+            path.seconds,
+            "s",
+            name,
+            baseline,
+            "≤ 1.0×",
+            path.seconds <= baseline and files == people,
+        )
+    )
+    results.add(Figure("readme", "  of which sync", path.sync.seconds, "s", name, baseline))
+    results.add(
+        Figure(
+            "readme",
+            "  of which follow-up (its own sync skipped: unchanged)",
+            path.follow.seconds,
+            "s",
+            name,
+            baseline,
+        )
+    )
+    results.add(
+        Figure(
+            "readme",
+            "CPU seconds, sync + follow-up",
+            path.cpu,
+            "s",
+            "mailmerge CPU + writes",
+            mm.cpu + writes,
+        )
+    )
+    results.add(Figure("readme", "peak RSS of either process", path.peak_mib, "MiB"))
+    ws_off = make_workspace(scratch / "ws-readme-novcard", vcard=False)
+    off = readme_path(crumbs, network, ws_off, env, prefect=False)
+    results.add(Figure("readme", "sync + follow-up, vCard off", off.seconds, "s", name, baseline))
+
+
+def digest_case(
+    results: Results, scratch: Path, people: int, bin_dir: Path, env: dict[str, str]
+) -> None:
+    """The monthly digest at `people` recipients, each met a month ago (past the quiet
+    period): `sync` then `breadcrumbs digest`, against the same baseline as the README's path."""
+    network = make_network(scratch / "network", people)
+    month_ago = (TODAY - timedelta(days=30)).isoformat()
+    talks = network / "interactions.csv"
+    talks.write_text(
+        talks.read_text(encoding="utf-8").replace(
+            (TODAY - timedelta(days=1)).isoformat(), month_ago
+        ),
+        encoding="utf-8",
+    )
+    crumbs = str(bin_dir / "breadcrumbs")
+    mm = run(
+        [str(bin_dir / "mailmerge"), "--dry-run", "--no-limit", "--output-format", "raw"],
+        make_mailmerge(scratch / "mailmerge", people),
+        env,
+    )
+    baseline = mm.seconds + plain_writes(scratch / "plain", people)
+    ws = make_workspace(scratch / "ws")
+    sync = run([crumbs, "sync", str(network), "-w", str(ws), "--no-prefect"], ws, env)
+    digest = run([crumbs, "digest", "-w", str(ws), "--no-prefect"], ws, env)
+    files = outbox_files(ws)
+    total = sync.seconds + digest.seconds
+    results.add(
+        Figure(
+            "digest",
+            f"sync + digest, {people:,} recipients, no server ({files:,} files)",
+            total,
+            "s",
+            "mailmerge dry run + plain writes",
+            baseline,
+            "≤ 1.0×",
+            total <= baseline and files == people,
+        )
+    )
+    results.add(
+        Figure(
+            "digest",
+            "CPU seconds, sync + digest",
+            sync.cpu + digest.cpu,
+            "s",
+            "mailmerge CPU + writes",
+            mm.cpu + baseline - mm.seconds,
+        )
+    )

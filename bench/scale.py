@@ -1,0 +1,201 @@
+"""100,000 contacts and 1,000,000 conversations (bench/generate.py), against DuckDB's own
+`read_csv` of the same files into plain tables, in the same command; and a 100,000-row
+workbook against openpyxl's own read-only iteration of it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+
+from bench import generate
+from bench.measure import Figure, Results, last_json, run
+
+GIB = 1024.0  # MiB
+
+# DuckDB reading the two files into plain tables: the floor for reading them at all.
+READ_CSV = """
+import duckdb, sys
+con = duckdb.connect(sys.argv[1])
+for table in ("contacts", "interactions"):
+    con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv('{sys.argv[2]}/{table}.csv')")
+con.close()
+"""
+
+# Every due list, in-process, after the imports: what `due` and `follow-up` wait for.
+DETECT = """
+import json, resource, sys, time
+from breadcrumbs.follow_up import cold_stage, detect_stage, load_checked_profile
+from breadcrumbs.settings import Workspace
+ws = Workspace(__import__("pathlib").Path(sys.argv[1]))
+profile = load_checked_profile(ws)
+start = time.perf_counter()
+found = detect_stage(ws, profile)
+cold = cold_stage(ws, profile)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "due": len(found.due), "waiting": len(found.waiting),
+                  "cold": len(cold),
+                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+READ_XLSX_BREADCRUMBS = """
+import json, sys, time
+from breadcrumbs.sources.read import read_source
+start = time.perf_counter()
+tables = read_source(sys.argv[1])
+rows = sum(len(t.rows) for t in tables)
+print(json.dumps({"seconds": time.perf_counter() - start, "rows": rows}))
+"""
+
+READ_XLSX_OPENPYXL = """
+import json, sys, time
+from openpyxl import load_workbook
+start = time.perf_counter()
+book = load_workbook(sys.argv[1], read_only=True, data_only=True)
+rows = sum(1 for ws in book.worksheets for _ in ws.iter_rows(values_only=True))
+rows -= len(book.worksheets)  # the header rows
+book.close()
+print(json.dumps({"seconds": time.perf_counter() - start, "rows": rows}))
+"""
+
+
+def write_network(folder: Path, contacts: int, conversations: int) -> tuple[Path, Path]:
+    """The network as CSV, and the same with 1% of each file's rows edited."""
+    people = generate.contact_rows(contacts, seed=7)
+    talks = generate.interaction_rows(people, conversations, seed=7)
+    base, edited = folder / "base", folder / "edited"
+    for target in (base, edited):
+        target.mkdir(parents=True)
+        if target is edited:
+            generate.edit(people, 0.01, (3, 4), seed=7)
+            generate.edit(talks, 0.01, (3,), seed=7)
+        generate.write_csv(target / "contacts.csv", generate.CONTACT_HEADER, people)
+        generate.write_csv(target / "interactions.csv", generate.INTERACTION_HEADER, talks)
+    return base, edited
+
+
+def profile_for(folder: Path) -> Path:
+    from bench.readme import make_workspace
+
+    return make_workspace(folder)
+
+
+def case(
+    results: Results,
+    scratch: Path,
+    contacts: int,
+    conversations: int,
+    bin_dir: Path,
+    env: dict[str, str],
+) -> None:
+    base, edited = write_network(scratch / "network", contacts, conversations)
+    size = f"{contacts:,} contacts, {conversations:,} conversations"
+    crumbs = str(bin_dir / "breadcrumbs")
+    ws = profile_for(scratch / "ws")
+    floor = run([sys.executable, "-c", READ_CSV, str(scratch / "floor.db"), str(base)], ws, env)
+    first = run([crumbs, "sync", str(base), "-w", str(ws), "--no-prefect"], ws, env)
+    floor2 = run([sys.executable, "-c", READ_CSV, str(scratch / "floor2.db"), str(edited)], ws, env)
+    again = run([crumbs, "sync", str(edited), "-w", str(ws), "--no-prefect"], ws, env)
+    name = "DuckDB read_csv of the same files"
+    results.add(Figure("scale", f"DuckDB read_csv, {size}", floor.seconds, "s"))
+    results.add(
+        Figure(
+            "scale",
+            f"first sync, {size}",
+            first.seconds,
+            "s",
+            name,
+            floor.seconds,
+            "≤ 10×",
+            first.seconds <= 10 * floor.seconds,
+        )
+    )
+    results.add(
+        Figure(
+            "scale",
+            "re-sync with 1% of the rows edited",
+            again.seconds,
+            "s",
+            name,
+            floor2.seconds,
+            "≤ 3×",
+            again.seconds <= 3 * floor2.seconds,
+        )
+    )
+    for label, measured in (("first sync", first), ("re-sync", again)):
+        results.add(
+            Figure(
+                "scale",
+                f"peak RSS of the {label}",
+                measured.peak_mib,
+                "MiB",
+                "DuckDB read_csv's",
+                floor.peak_mib,
+                "≤ 1,024 MiB",
+                measured.peak_mib <= GIB,
+            )
+        )
+    with duckdb.connect(str(ws / "breadcrumbs.duckdb"), read_only=True) as con:
+        total, incomplete = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE file IS NULL OR file = '' OR \"row\" IS NULL "
+            "OR \"column\" IS NULL OR \"column\" = '' OR reason IS NULL OR reason = '') "
+            "FROM rejects"
+        ).fetchone() or (0, 0)
+    results.add(
+        Figure(
+            "scale",
+            f"rejects after the re-sync ({incomplete} without file/row/column/reason)",
+            total,
+            "",
+            goal="all complete",
+            met=total > 0 and incomplete == 0,
+        )
+    )
+    detect = last_json(run([sys.executable, "-c", DETECT, str(ws)], ws, env).stdout)
+    results.add(
+        Figure(
+            "scale",
+            f"detect every due list in-process ({detect['due']:,} due, "
+            f"{detect['waiting']:,} waiting, {detect['cold']:,} going cold)",
+            detect["seconds"],
+            "s",
+            goal="≤ 0.5 s",
+            met=detect["seconds"] <= 0.5,
+        )
+    )
+    results.add(
+        Figure(
+            "scale",
+            "peak RSS of detect",
+            detect["peak"],
+            "MiB",
+            goal="≤ 1,024 MiB",
+            met=detect["peak"] <= GIB,
+        )
+    )
+
+
+def xlsx_case(results: Results, scratch: Path, contacts: int, env: dict[str, str]) -> None:
+    people = generate.contact_rows(contacts, seed=7)
+    book = scratch / "network.xlsx"
+    generate.write_xlsx(book, {"contacts": (generate.CONTACT_HEADER, people)})
+    theirs = last_json(
+        run([sys.executable, "-c", READ_XLSX_OPENPYXL, str(book)], scratch, env).stdout
+    )
+    ours = last_json(
+        run([sys.executable, "-c", READ_XLSX_BREADCRUMBS, str(book)], scratch, env).stdout
+    )
+    ours_rate = ours["rows"] / ours["seconds"]
+    theirs_rate = theirs["rows"] / theirs["seconds"]
+    results.add(
+        Figure(
+            "xlsx",
+            f"read a {contacts:,}-row workbook",
+            ours_rate,
+            "rows/s",
+            "openpyxl read-only iteration",
+            theirs_rate,
+        )
+    )
