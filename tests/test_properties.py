@@ -180,8 +180,7 @@ def test_nothing_the_header_check_accepts_adds_a_header(
     except TemplateError:
         return  # a value that looks like a placeholder ("{{") is refused, loudly
     except UnsafeHeaderError as exc:
-        # The last check (verify_headers) refusing is safe: nothing leaves. It does refuse
-        # an "@" in a display name (tests/corpus at_sign_in_name), too strict but not unsafe.
+        # The last check (verify_headers) refusing is safe: nothing leaves.
         assert "subject" in str(exc) or "someone else" in str(exc), f"{name!r}: {exc}"
         return
     for parse_policy in (policy.default, policy.compat32):
