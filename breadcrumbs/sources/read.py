@@ -111,13 +111,17 @@ def _read_folder(folder: Path) -> list[RawTable]:
 
 
 def decode(data: bytes, file: str) -> str:
-    """Decode UTF-8 (with or without Excel's BOM), UTF-16 with a BOM, or Windows-1252.
+    """Decode UTF-8 (with or without Excel's BOM), UTF-16 with or without a BOM, or
+    Windows-1252.
 
     Excel and older Outlook write Windows-1252; a file that is not valid UTF-8 is taken to be
     that, the commonest legacy encoding of the spreadsheets people export.
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
+    unmarked = _utf16_without_bom(data)
+    if unmarked is not None:
+        return unmarked
     if b"\x00" in data[:4096] and data.count(b"\x00") > len(data) // 4:
         raise SourceError(f"{file}: looks like a binary file, not a spreadsheet")
     try:
@@ -128,6 +132,34 @@ def decode(data: bytes, file: str) -> str:
             return data.decode("cp1252")
         except UnicodeDecodeError:
             return data.decode("latin-1")
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """The text of a UTF-16 file that lost its BOM, or None if `data` does not look like one.
+
+    Text in Latin script is mostly ASCII, so UTF-16 of it has a zero byte in every pair, on
+    the same side: the odd positions in little-endian, the even ones in big-endian. A binary
+    file has zeros on both sides, or none; the decoded start must also be printable text.
+    """
+    head = data[:1024]
+    pairs = [head[i : i + 2] for i in range(0, len(head) - 1, 2)]
+    if not pairs or len(data) % 2:
+        return None
+    low_zero = sum(1 for p in pairs if p[0] == 0 and p[1] != 0)  # big-endian ASCII
+    high_zero = sum(1 for p in pairs if p[1] == 0 and p[0] != 0)  # little-endian ASCII
+    if high_zero * 2 >= len(pairs) and low_zero == 0:
+        encoding = "utf-16-le"
+    elif low_zero * 2 >= len(pairs) and high_zero == 0:
+        encoding = "utf-16-be"
+    else:
+        return None
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    if not all(c.isprintable() or c in "\t\r\n" for c in text[:512]):
+        return None
+    return text
 
 
 def _read_csv(path: Path, name: str, file: str) -> RawTable:
