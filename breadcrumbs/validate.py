@@ -260,6 +260,9 @@ def validate(tables: list[Table], slash_dates: str = "month-first") -> Validated
     out = Validated()
     people = _Contacts()
     for table in tables:
+        for number, column, reason in table.unread:
+            out.rejects.append(Reject(table.file, number, column, "", reason, "row"))
+    for table in tables:
         if table.name == "contacts":
             _contacts(table, out, people)
     _resolve_referred_by(out, people)

@@ -191,3 +191,34 @@ def test_nothing_the_header_check_accepts_adds_a_header(
     parsed = message_from_bytes(composed.email.raw, policy=policy.default)
     addresses = parsed["To"].addresses
     assert [a.addr_spec for a in addresses] == ["ann@example.com"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.lists(CELL, min_size=3, max_size=3), min_size=0, max_size=5),
+    # No quote below: a later quote would close the open one, and what lies between is a
+    # legitimate (if odd) multi-line cell to the csv module; see the corpus for that limit.
+    after=st.lists(
+        st.lists(
+            st.text(st.characters(exclude_categories=["Cs"], exclude_characters='\x00",;\t\r\n')),
+            min_size=3,
+            max_size=3,
+        ),
+        max_size=5,
+    ),
+    delimiter=st.sampled_from([",", ";", "\t"]),
+)
+def test_an_unclosed_quote_loses_no_row_silently(
+    rows: list[list[str]], after: list[list[str]], delimiter: str
+) -> None:
+    """A row whose last cell opens a quote never closed: the rows above read back cell for
+    cell, and that row is named as unread with the rows it swallowed; nothing else is read."""
+    text = _write(rows, delimiter, "utf-8").decode("utf-8")
+    text += f'ann@example.com{delimiter}Ann{delimiter}"never closed\r\n'
+    text += _write(after, delimiter, "utf-8").decode("utf-8")
+    raw = parse_csv_text(text, "contacts", "c.csv")
+    assert raw.header == HEADER
+    assert raw.rows == [(n, r) for n, r in enumerate(rows, start=2) if any(c.strip() for c in r)]
+    ((row, column, reason),) = raw.unread
+    assert (row, column) == (len(rows) + 2, 2)
+    assert reason.startswith("unclosed quote: ") and reason.endswith("; close the quote")
