@@ -260,6 +260,9 @@ def validate(tables: list[Table], slash_dates: str = "month-first") -> Validated
     out = Validated()
     people = _Contacts()
     for table in tables:
+        for number, column, reason in table.unread:
+            out.rejects.append(Reject(table.file, number, column, "", reason, "row"))
+    for table in tables:
         if table.name == "contacts":
             _contacts(table, out, people)
     _resolve_referred_by(out, people)
@@ -405,6 +408,10 @@ def _merge(earlier: Contact, later: Contact, first: int, out: Validated) -> None
         earlier.mailable, earlier.unmailable_reason = False, later.unmailable_reason
 
 
+# A referral written as `Name <address>`, read without judging the address.
+_BRACKETED = re.compile(r'\s*"?([^"<>]*?)"?\s*<([^<>]*)>\s*')
+
+
 def _referred_contact(
     reference: str, source: Contact | Interaction, out: Validated, people: _Contacts, column: str
 ) -> str | None:
@@ -418,23 +425,35 @@ def _referred_contact(
         return None
     if found:
         return found
-    display, address = parseaddr(reference) if "<" in reference else ("", reference)
-    email = None
-    if "@" in address:
+    bracketed = "<" in reference
+    display, address = parseaddr(reference) if bracketed else ("", reference)
+    if bracketed and not address:
+        # parseaddr gives no address at all for a broken one ("Bob <bob@@example.com>"),
+        # which made Bob a person without one and refused nothing: take what is in the <>.
+        match = _BRACKETED.fullmatch(reference)
+        if match:
+            display, address = match.group(1), match.group(2)
+    email, bad_address = None, False
+    if "@" in address or (bracketed and address.strip()):
         try:
             email = normalise_email(address.strip())
-        except EmailNotValidError:
+        except EmailNotValidError as exc:
+            # As a contacts row with a bad address: the cell is refused, the person named
+            # is kept (someone to call), never mailed until a good address is given.
+            kept = f": {display.strip()} is kept, unmailable" if display.strip() else ""
             out.rejects.append(
                 Reject(
                     source.source_file,
                     source.source_row,
                     column,
                     reference,
-                    "invalid email in a referral",
+                    f"invalid email in a referral ({exc}){kept}",
                     "cell",
                 )
             )
-            return None
+            if not display.strip():
+                return None
+            bad_address = True
     name = display.strip() or ("" if email else reference)
     if has_control(name):
         out.rejects.append(
@@ -462,7 +481,9 @@ def _referred_contact(
         connected_on=None,
         opt_out=False,
         mailable=bool(email),
-        unmailable_reason=None if email else "no email address yet",
+        unmailable_reason=(
+            None if email else "no valid email address" if bad_address else "no email address yet"
+        ),
         source_file=source.source_file,
         source_row=source.source_row,
         from_reference=True,

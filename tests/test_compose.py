@@ -393,6 +393,19 @@ def test_verify_headers_catches_a_second_recipient() -> None:
             verify_headers(raw, other)
 
 
+@pytest.mark.parametrize("name", ["Ann Lee (@annlee)", "ann@example.com", "Ann @ Acme, x@y.z"])
+def test_an_at_sign_in_the_display_name_is_a_name_not_a_recipient(name: str) -> None:
+    """An @ inside the quoted display name passes the header check (it refused every one),
+    and an address slipped in beside the real one is still refused."""
+    raw = compose(thank_you(name=name)).email.raw
+    verify_headers(raw, "ann@example.com")
+    [to] = parsed(compose(thank_you(name=name)))["To"].addresses
+    assert (to.display_name, to.addr_spec) == (name, "ann@example.com")
+    doubled = raw.replace(b"<ann@example.com>", b"<ann@example.com>, x@evil.example", 1)
+    with pytest.raises(UnsafeHeaderError, match="someone else"):
+        verify_headers(doubled, "ann@example.com")
+
+
 def test_message_ids_are_deterministic_per_key_and_sender() -> None:
     """The same key gives the same Message-ID on every run; another key another one."""
     first = compose(thank_you()).email.message_id

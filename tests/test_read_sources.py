@@ -247,12 +247,20 @@ def test_an_outlook_export_keeps_the_job_title_not_the_honorific() -> None:
 
 @pytest.mark.parametrize(
     ("encoding", "prefix"),
-    [("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("cp1252", b""), ("utf-16", b"")],
+    [
+        ("utf-8", b""),
+        ("utf-8", b"\xef\xbb\xbf"),
+        ("cp1252", b""),
+        ("utf-16", b""),
+        ("utf-16-le", b""),
+        ("utf-16-be", b""),
+    ],
 )
 def test_a_csv_decodes_from_utf8_bom_cp1252_and_utf16(
     tmp_path: Path, encoding: str, prefix: bytes
 ) -> None:
-    """UTF-8, UTF-8 with Excel's BOM, Windows-1252 and UTF-16 all read the same text."""
+    """UTF-8, UTF-8 with Excel's BOM, Windows-1252 and UTF-16 with or without its BOM all
+    read the same text."""
     text = (
         "Email Address,Name,Company\r\nrenee@example.org,Renée Dubois,Crème Brûlée – “Conseil”\r\n"
     )

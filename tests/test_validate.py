@@ -407,3 +407,41 @@ def test_the_hostile_fixture_loads_as_its_expected_handling_says() -> None:
     assert by_row[22].email == "carol@example.com"
     conflicts = {(r.row, r.column) for r in data.rejects if r.severity == "conflict"}
     assert conflicts == {(11, "name"), (11, "company")}
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["Bob <bob@@example.com>", "Bob <bob@example..com>", '"Bob" <bob>', "<bob@@example.com>"],
+)
+def test_a_broken_address_in_a_referral_is_refused_and_the_person_kept_unmailable(
+    tmp_path: Path, cell: str
+) -> None:
+    """As a contacts row with a bad address: the cell is a reject naming the column, and the
+    person it names (if it names one) is kept as someone to call, never mailed."""
+    folder = sheet(
+        tmp_path,
+        contacts="email,name\nada@example.com,Ada Lovelace\n",
+        interactions=f"date,contact,kind,referrals\n2026-11-03,Ada Lovelace,coffee,{cell}\n",
+    )
+    data = run(folder)
+    (reject,) = data.rejects
+    assert (reject.file, reject.row, reject.column, reject.severity) == (
+        "interactions.csv",
+        2,
+        "referrals",
+        "cell",
+    )
+    assert reject.reason.startswith("invalid email in a referral")
+    by_id = {c.contact_id: c for c in data.contacts}
+    if cell.startswith("<"):
+        assert set(by_id) == {"e:ada@example.com"}
+        return
+    bob = by_id["n:bob"]
+    assert (bob.email, bob.mailable, bob.unmailable_reason) == (
+        None,
+        False,
+        "no valid email address",
+    )
+    assert [(r.referrer_id, r.referred_id) for r in data.referrals] == [
+        ("e:ada@example.com", "n:bob")
+    ]

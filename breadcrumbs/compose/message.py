@@ -17,7 +17,8 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from email.utils import format_datetime, formataddr
+from email import message_from_string, policy
+from email.utils import format_datetime, formataddr, getaddresses
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -391,8 +392,15 @@ def verify_headers(raw: bytes, to_addr: str) -> None:
         extra = sorted(set(names) - EXPECTED_HEADERS) or names
         raise UnsafeHeaderError(f"the message would carry unexpected headers: {extra}")
     to_value = "".join(to_lines)
-    # The whole address, not only its domain: a To of a colleague at the same company is
-    # someone else too (found by tests/test_compose.py).
-    value, addr = to_value.strip().lower(), to_addr.lower()
-    if to_value.count("@") != 1 or not (value == addr or value.endswith(f"<{addr}>")):
+    # The addresses as two parsers read them (the legacy one and the RFC 5322 one a relay
+    # may use), so an "@" in a quoted display name ("Ann Lee (@annlee)") is a name, not a
+    # second recipient, and a header the two read differently is refused. The whole address
+    # is compared, not only its domain: a colleague at the same company is someone else too.
+    legacy = [addr.lower() for _, addr in getaddresses([to_value])]
+    try:
+        parsed = message_from_string(f"To:{to_value}\r\n\r\n", policy=policy.default)
+        modern = [a.addr_spec.lower() for a in parsed["To"].addresses]
+    except (IndexError, ValueError, TypeError):
+        modern = []
+    if not (legacy == modern == [to_addr.lower()]):
         raise UnsafeHeaderError("the message would go to someone else than intended")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ Cell = str | int | float | date | datetime | None
 # A Google Sheets URL, or a bare spreadsheet ID (44 characters of base64url in practice).
 _SHEET_URL = re.compile(r"^https://docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)")
 _SHEET_ID = re.compile(r"^[A-Za-z0-9_-]{30,}$")
+# A line fed to the csv module after the file's last: a cell that swallows it opened a quote
+# that was never closed. U+FFFE is a noncharacter, which no spreadsheet writes.
+_END_OF_FILE = "\ufffeend of file\ufffe"
 
 
 @dataclass
@@ -34,6 +38,8 @@ class RawTable:
     header_row: int
     header: list[str]
     rows: list[tuple[int, list[Cell]]]  # (row number as a spreadsheet shows it, cells)
+    # Rows that could not be read at all: (row, index of the column, reason).
+    unread: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -45,6 +51,7 @@ class Table:
     export: str  # "generic", "linkedin", "google", "outlook"
     rows: list[tuple[int, dict[str, Cell]]]
     columns: set[str] = field(default_factory=set)
+    unread: list[tuple[int, str, str]] = field(default_factory=list)  # (row, column, reason)
 
 
 SheetReader = Callable[[str], list[RawTable]]
@@ -70,6 +77,8 @@ def read_source(source: str, sheet_reader: SheetReader | None = None) -> list[Ta
     # would replace every contact with nothing, e.g. after an export that stopped early.
     for table in tables:
         if table.name == "contacts" and not table.rows:
+            if table.unread:  # every person is below an unclosed quote: say so, not "none"
+                raise SourceError(f"{table.file}: row {table.unread[0][0]}: {table.unread[0][2]}")
             raise SourceError(f"{table.file}: has a header row but no contacts below it")
     return tables
 
@@ -111,13 +120,17 @@ def _read_folder(folder: Path) -> list[RawTable]:
 
 
 def decode(data: bytes, file: str) -> str:
-    """Decode UTF-8 (with or without Excel's BOM), UTF-16 with a BOM, or Windows-1252.
+    """Decode UTF-8 (with or without Excel's BOM), UTF-16 with or without a BOM, or
+    Windows-1252.
 
     Excel and older Outlook write Windows-1252; a file that is not valid UTF-8 is taken to be
     that, the commonest legacy encoding of the spreadsheets people export.
     """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
+    unmarked = _utf16_without_bom(data)
+    if unmarked is not None:
+        return unmarked
     if b"\x00" in data[:4096] and data.count(b"\x00") > len(data) // 4:
         raise SourceError(f"{file}: looks like a binary file, not a spreadsheet")
     try:
@@ -128,6 +141,34 @@ def decode(data: bytes, file: str) -> str:
             return data.decode("cp1252")
         except UnicodeDecodeError:
             return data.decode("latin-1")
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """The text of a UTF-16 file that lost its BOM, or None if `data` does not look like one.
+
+    Text in Latin script is mostly ASCII, so UTF-16 of it has a zero byte in every pair, on
+    the same side: the odd positions in little-endian, the even ones in big-endian. A binary
+    file has zeros on both sides, or none; the decoded start must also be printable text.
+    """
+    head = data[:1024]
+    pairs = [head[i : i + 2] for i in range(0, len(head) - 1, 2)]
+    if not pairs or len(data) % 2:
+        return None
+    low_zero = sum(1 for p in pairs if p[0] == 0 and p[1] != 0)  # big-endian ASCII
+    high_zero = sum(1 for p in pairs if p[1] == 0 and p[0] != 0)  # little-endian ASCII
+    if high_zero * 2 >= len(pairs) and low_zero == 0:
+        encoding = "utf-16-le"
+    elif low_zero * 2 >= len(pairs) and high_zero == 0:
+        encoding = "utf-16-be"
+    else:
+        return None
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    if not all(c.isprintable() or c in "\t\r\n" for c in text[:512]):
+        return None
+    return text
 
 
 def _read_csv(path: Path, name: str, file: str) -> RawTable:
@@ -153,16 +194,30 @@ def parse_csv_text(text: str, name: str, file: str) -> RawTable:
     # for one pasted essay in a notes cell; 64 MiB still bounds a runaway quote.
     csv.field_size_limit(64 * 1024 * 1024)
     # Replace NULs: the csv module refuses them, and they can never be part of a good value.
-    reader = csv.reader(
-        io.StringIO(text.replace("\x00", "\ufffd"), newline=""), delimiter=delimiter
-    )
+    lines = io.StringIO(text.replace("\x00", "\ufffd"), newline="")
+    reader = csv.reader(itertools.chain(lines, [_END_OF_FILE + "\n"]), delimiter=delimiter)
     records: list[list[Cell]] = []
     try:
         for record in reader:
             records.append(list(record))
     except csv.Error as exc:
         raise SourceError(f"{file}: not a readable CSV file ({exc})") from None
-    return raw_from_records(records, name, file)
+    last = records.pop()
+    if last == [_END_OF_FILE]:
+        return raw_from_records(records, name, file)
+    # The csv module reads an unclosed quote to the end of the file without a word, so the
+    # people below it would vanish inside one cell: refuse that row and name what was lost.
+    row = len(records) + 1
+    swallowed = str(last[-1]).rsplit(_END_OF_FILE, 1)[0].rstrip("\r\n")
+    end = row + len(swallowed.splitlines()) - 1
+    rows = f"rows {row}..{end}" if end > row else f"row {row}"
+    reason = f"unclosed quote: {rows} could not be read; close the quote"
+    try:
+        raw = raw_from_records(records, name, file)
+    except SourceError:  # the header itself opens the quote
+        raise SourceError(f"{file}: row {row}: {reason}") from None
+    raw.unread.append((row, len(last) - 1, reason))
+    return raw
 
 
 def raw_from_records(records: Sequence[Sequence[Cell]], name: str, file: str) -> RawTable:
@@ -250,4 +305,12 @@ def understand(raw: RawTable) -> Table:
                 continue
             row[column] = value
         rows.append((number, row))
-    return Table(raw.name, raw.file, mapping.export, rows, set(mapping.columns.values()))
+    unread = [
+        (number, mapping.columns.get(index) or _header_at(raw.header, index), reason)
+        for number, index, reason in raw.unread
+    ]
+    return Table(raw.name, raw.file, mapping.export, rows, set(mapping.columns.values()), unread)
+
+
+def _header_at(header: list[str], index: int) -> str:
+    return header[index] if index < len(header) and header[index] else f"column {index + 1}"
