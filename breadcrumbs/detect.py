@@ -109,28 +109,36 @@ WITH last_talk AS (
     SELECT contact_id, max(date) AS date,
            arg_max({{'kind': kind, 'topic': topic}}, (date, source_row)) AS talk
     FROM interactions WHERE date <= $today GROUP BY contact_id),
+-- The window's activity, each grouped once by the key a referral joins it on.
+talked AS (
+    SELECT contact_id, max(date) AS talked_on FROM interactions
+    WHERE date BETWEEN $since AND $today GROUP BY contact_id),
+delivered AS (
+    SELECT contact_id, max(delivered_on) AS wrote_on FROM messages
+    WHERE state IN ('sent', 'written') AND delivered_on BETWEEN $since AND $today
+    GROUP BY contact_id),
+mailed AS (
+    SELECT email, max(touched_on) AS wrote_on FROM mailbox_touches
+    WHERE direction = 'out' AND touched_on BETWEEN $since AND $today GROUP BY email),
 referred AS (
-    SELECT r.referrer_id, rc.name, min(r.seq) AS seq,
-        (SELECT max(i.date) FROM interactions i WHERE i.contact_id = r.referred_id
-           AND i.date BETWEEN $since AND $today) AS talked_on,
-        greatest(
-          (SELECT max(m.delivered_on) FROM messages m WHERE m.contact_id = r.referred_id
-             AND m.state IN ('sent', 'written') AND m.delivered_on BETWEEN $since AND $today),
-          (SELECT max(t.touched_on) FROM mailbox_touches t WHERE t.direction = 'out'
-             AND t.email = lower(rc.email) AND t.touched_on BETWEEN $since AND $today)
-        ) AS wrote_on
+    SELECT r.referrer_id, rc.name, min(r.seq) AS seq, any_value(tk.talked_on) AS talked_on,
+           greatest(any_value(d.wrote_on), any_value(ml.wrote_on)) AS wrote_on
     FROM referrals r JOIN contacts rc ON rc.contact_id = r.referred_id
+    LEFT JOIN talked tk ON tk.contact_id = r.referred_id
+    LEFT JOIN delivered d ON d.contact_id = r.referred_id
+    LEFT JOIN mailed ml ON ml.email = lower(rc.email)
     WHERE r.referrer_id <> r.referred_id
-    GROUP BY r.referrer_id, r.referred_id, rc.name, rc.email)
+    GROUP BY r.referrer_id, r.referred_id, rc.name, rc.email),
+came_of AS (
+    SELECT referrer_id,
+           list({{'name': name, 'talked_on': talked_on, 'wrote_on': wrote_on}} ORDER BY seq)
+             AS referred
+    FROM referred WHERE talked_on IS NOT NULL OR wrote_on IS NOT NULL GROUP BY referrer_id)
 SELECT 'monthly:' || c.contact_id || ':' || $month AS key, {_CONTACT},
-       lt.date, lt.talk.kind, lt.talk.topic, t.last_touch,
-       (SELECT list({{'name': f.name, 'talked_on': f.talked_on, 'wrote_on': f.wrote_on}}
-                    ORDER BY f.seq)
-        FROM referred f WHERE f.referrer_id = c.contact_id
-          AND (f.talked_on IS NOT NULL OR f.wrote_on IS NOT NULL)) AS referred,
-       m.state
+       lt.date, lt.talk.kind, lt.talk.topic, t.last_touch, co.referred, m.state
 FROM contacts c JOIN last_talk lt USING (contact_id)
 LEFT JOIN last_touch t USING (contact_id)
+LEFT JOIN came_of co ON co.referrer_id = c.contact_id
 LEFT JOIN messages m ON m.key = 'monthly:' || c.contact_id || ':' || $month
 WHERE lower(coalesce(c.email, '')) <> lower($me)
   AND CASE $scope WHEN 'first' THEN m.key IS NULL
