@@ -44,8 +44,13 @@ WITH thanked AS (
            key NOT IN (SELECT 'thank-you:' || interaction_id FROM interactions) AS orphan
     FROM messages WHERE kind = 'thank-you' AND state <> 'failed'),
 named AS (
+    -- Only the window's conversations: naming every referral ever made costs more than
+    -- the rest of the query.
     SELECT r.interaction_id, list(rc.name ORDER BY r.seq) AS referrals FROM referrals r
-    JOIN contacts rc ON rc.contact_id = r.referred_id GROUP BY r.interaction_id)
+    JOIN contacts rc ON rc.contact_id = r.referred_id
+    WHERE r.interaction_id IN (
+        SELECT interaction_id FROM interactions WHERE date BETWEEN $today - $window AND $today)
+    GROUP BY r.interaction_id)
 SELECT 'thank-you:' || i.interaction_id AS key, {_CONTACT},
        i.date, i.kind, i.topic, n.referrals
 FROM interactions i JOIN contacts c USING (contact_id)
