@@ -28,17 +28,33 @@ _CONTACT = f"""
     c.unmailable_reason, c.opt_out OR EXISTS (
         SELECT 1 FROM opt_outs o WHERE o.email = lower(c.email)) AS opted_out,
     (SELECT u.reason FROM unmailable u WHERE u.email = lower(c.email)) AS bounced,
-    (SELECT max(m.planned_on) FROM messages m WHERE m.state IN {_LIVE}
-        AND (m.contact_id = c.contact_id OR lower(m.email) = lower(c.email))) AS last_email_on
+    greatest(
+        (SELECT max(m.planned_on) FROM messages m WHERE m.state IN {_LIVE}
+            AND m.contact_id = c.contact_id),
+        (SELECT max(m.planned_on) FROM messages m WHERE m.state IN {_LIVE}
+            AND lower(m.email) = lower(c.email))) AS last_email_on
 """
 
+# Each OR of two join keys is split in two (`NOT (a OR b)` = `NOT a AND NOT b`) so DuckDB
+# joins on equality by hash instead of testing every pair of rows.
 THANK_YOU_SQL = f"""
+WITH thanked AS (
+    -- Thank-yous already planned or sent; `orphan` when the row they thanked left the sheet.
+    SELECT contact_id, lower(email) AS email, for_date,
+           key NOT IN (SELECT 'thank-you:' || interaction_id FROM interactions) AS orphan
+    FROM messages WHERE kind = 'thank-you' AND state <> 'failed'),
+named AS (
+    -- Only the window's conversations: naming every referral ever made costs more than
+    -- the rest of the query.
+    SELECT r.interaction_id, list(rc.name ORDER BY r.seq) AS referrals FROM referrals r
+    JOIN contacts rc ON rc.contact_id = r.referred_id
+    WHERE r.interaction_id IN (
+        SELECT interaction_id FROM interactions WHERE date BETWEEN $today - $window AND $today)
+    GROUP BY r.interaction_id)
 SELECT 'thank-you:' || i.interaction_id AS key, {_CONTACT},
-       i.date, i.kind, i.topic,
-       (SELECT list(rc.name ORDER BY r.seq) FROM referrals r
-          JOIN contacts rc ON rc.contact_id = r.referred_id
-          WHERE r.interaction_id = i.interaction_id) AS referrals
+       i.date, i.kind, i.topic, n.referrals
 FROM interactions i JOIN contacts c USING (contact_id)
+LEFT JOIN named n ON n.interaction_id = i.interaction_id
 WHERE i.date BETWEEN $today - $window AND $today
   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.key = 'thank-you:' || i.interaction_id)
   AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.key = 'thank-you:' || i.interaction_id)
@@ -47,19 +63,22 @@ WHERE i.date BETWEEN $today - $window AND $today
   -- this one), or the talk entered twice on one day. A second real conversation, whose
   -- first is still in the sheet, gets its own thank-you.
   AND NOT EXISTS (
-      SELECT 1 FROM messages m WHERE m.kind = 'thank-you' AND m.state <> 'failed'
-        AND (m.contact_id = c.contact_id OR lower(m.email) = lower(c.email))
-        AND (m.for_date = i.date
-             OR (abs(m.for_date - i.date) <= $window
-                 AND m.key NOT IN (SELECT 'thank-you:' || interaction_id FROM interactions))))
+      SELECT 1 FROM thanked m WHERE m.contact_id = c.contact_id
+        AND (m.for_date = i.date OR (abs(m.for_date - i.date) <= $window AND m.orphan)))
+  AND NOT EXISTS (
+      SELECT 1 FROM thanked m WHERE m.email = lower(c.email)
+        AND (m.for_date = i.date OR (abs(m.for_date - i.date) <= $window AND m.orphan)))
   -- The user wrote to them after the conversation themselves: that was the thank-you.
   -- After it on the user's clock: past its time if the sheet gives one, else past 17:00
   -- that day, so "see you at 3" never counts (a touch read before moments were kept
   -- counts from the next day).
   AND NOT EXISTS (
-      SELECT 1 FROM mailbox_touches t WHERE t.direction = 'out'
-        AND (t.email = lower(c.email) OR t.email IN (
-            SELECT a.email FROM addresses a WHERE a.person_id = c.contact_id))
+      SELECT 1 FROM mailbox_touches t WHERE t.direction = 'out' AND t.email = lower(c.email)
+        AND (t.touched_local > i.date + coalesce(i.time, TIME '17:00')
+             OR (t.touched_local IS NULL AND t.touched_on > i.date)))
+  AND NOT EXISTS (
+      SELECT 1 FROM mailbox_touches t JOIN addresses a ON a.email = t.email
+      WHERE t.direction = 'out' AND a.person_id = c.contact_id
         AND (t.touched_local > i.date + coalesce(i.time, TIME '17:00')
              OR (t.touched_local IS NULL AND t.touched_on > i.date)))
 ORDER BY i.date DESC, i.source_row
@@ -77,10 +96,11 @@ JOIN contacts c ON c.contact_id = f.referred_id
 JOIN contacts rr ON rr.contact_id = f.referrer_id
 WHERE lower(coalesce(c.email, '')) <> lower($me)
   AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.contact_id = c.contact_id)
-  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = c.contact_id
-                  OR lower(m.email) = lower(c.email))
-  AND NOT EXISTS (SELECT 1 FROM mailbox_touches t WHERE t.email = lower(c.email)
-                  OR t.email IN (SELECT a.email FROM addresses a WHERE a.person_id = c.contact_id))
+  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = c.contact_id)
+  AND NOT EXISTS (SELECT 1 FROM messages m WHERE lower(m.email) = lower(c.email))
+  AND NOT EXISTS (SELECT 1 FROM mailbox_touches t WHERE t.email = lower(c.email))
+  AND NOT EXISTS (SELECT 1 FROM mailbox_touches t JOIN addresses a ON a.email = t.email
+                  WHERE a.person_id = c.contact_id)
   AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.key = 'intro:' || c.contact_id)
 ORDER BY f.referred_id
 """
@@ -94,28 +114,36 @@ WITH last_talk AS (
     SELECT contact_id, max(date) AS date,
            arg_max({{'kind': kind, 'topic': topic}}, (date, source_row)) AS talk
     FROM interactions WHERE date <= $today GROUP BY contact_id),
+-- The window's activity, each grouped once by the key a referral joins it on.
+talked AS (
+    SELECT contact_id, max(date) AS talked_on FROM interactions
+    WHERE date BETWEEN $since AND $today GROUP BY contact_id),
+delivered AS (
+    SELECT contact_id, max(delivered_on) AS wrote_on FROM messages
+    WHERE state IN ('sent', 'written') AND delivered_on BETWEEN $since AND $today
+    GROUP BY contact_id),
+mailed AS (
+    SELECT email, max(touched_on) AS wrote_on FROM mailbox_touches
+    WHERE direction = 'out' AND touched_on BETWEEN $since AND $today GROUP BY email),
 referred AS (
-    SELECT r.referrer_id, rc.name, min(r.seq) AS seq,
-        (SELECT max(i.date) FROM interactions i WHERE i.contact_id = r.referred_id
-           AND i.date BETWEEN $since AND $today) AS talked_on,
-        greatest(
-          (SELECT max(m.delivered_on) FROM messages m WHERE m.contact_id = r.referred_id
-             AND m.state IN ('sent', 'written') AND m.delivered_on BETWEEN $since AND $today),
-          (SELECT max(t.touched_on) FROM mailbox_touches t WHERE t.direction = 'out'
-             AND t.email = lower(rc.email) AND t.touched_on BETWEEN $since AND $today)
-        ) AS wrote_on
+    SELECT r.referrer_id, rc.name, min(r.seq) AS seq, any_value(tk.talked_on) AS talked_on,
+           greatest(any_value(d.wrote_on), any_value(ml.wrote_on)) AS wrote_on
     FROM referrals r JOIN contacts rc ON rc.contact_id = r.referred_id
+    LEFT JOIN talked tk ON tk.contact_id = r.referred_id
+    LEFT JOIN delivered d ON d.contact_id = r.referred_id
+    LEFT JOIN mailed ml ON ml.email = lower(rc.email)
     WHERE r.referrer_id <> r.referred_id
-    GROUP BY r.referrer_id, r.referred_id, rc.name, rc.email)
+    GROUP BY r.referrer_id, r.referred_id, rc.name, rc.email),
+came_of AS (
+    SELECT referrer_id,
+           list({{'name': name, 'talked_on': talked_on, 'wrote_on': wrote_on}} ORDER BY seq)
+             AS referred
+    FROM referred WHERE talked_on IS NOT NULL OR wrote_on IS NOT NULL GROUP BY referrer_id)
 SELECT 'monthly:' || c.contact_id || ':' || $month AS key, {_CONTACT},
-       lt.date, lt.talk.kind, lt.talk.topic, t.last_touch,
-       (SELECT list({{'name': f.name, 'talked_on': f.talked_on, 'wrote_on': f.wrote_on}}
-                    ORDER BY f.seq)
-        FROM referred f WHERE f.referrer_id = c.contact_id
-          AND (f.talked_on IS NOT NULL OR f.wrote_on IS NOT NULL)) AS referred,
-       m.state
+       lt.date, lt.talk.kind, lt.talk.topic, t.last_touch, co.referred, m.state
 FROM contacts c JOIN last_talk lt USING (contact_id)
 LEFT JOIN last_touch t USING (contact_id)
+LEFT JOIN came_of co ON co.referrer_id = c.contact_id
 LEFT JOIN messages m ON m.key = 'monthly:' || c.contact_id || ':' || $month
 WHERE lower(coalesce(c.email, '')) <> lower($me)
   AND CASE $scope WHEN 'first' THEN m.key IS NULL
