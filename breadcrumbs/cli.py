@@ -330,6 +330,12 @@ ModeOpt = Annotated[
 ]
 
 
+NoSyncOpt = Annotated[
+    bool, typer.Option("--no-sync", help="Skip the sync; use the database as it is")
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Send without asking")]
+
+
 @app.command("follow-up")
 def follow_up(
     mode: ModeOpt = Mode.outbox,
@@ -339,10 +345,8 @@ def follow_up(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Sync and show what is due; write and send nothing")
     ] = False,
-    no_sync: Annotated[
-        bool, typer.Option("--no-sync", help="Skip the sync; use the database as it is")
-    ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Send without asking")] = False,
+    no_sync: NoSyncOpt = False,
+    yes: YesOpt = False,
     workspace: WorkspaceOpt = None,
     prefect: PrefectOpt = None,
 ) -> None:
@@ -442,10 +446,8 @@ def digest(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show who would get this month's update and why")
     ] = False,
-    no_sync: Annotated[
-        bool, typer.Option("--no-sync", help="Skip the sync; use the database as it is")
-    ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Send without asking")] = False,
+    no_sync: NoSyncOpt = False,
+    yes: YesOpt = False,
     workspace: WorkspaceOpt = None,
     prefect: PrefectOpt = None,
 ) -> None:
