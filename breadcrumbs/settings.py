@@ -1,4 +1,8 @@
-"""Typed settings: the one place environment variables are read, and where things are.
+"""Where things are: the workspace, and the folders shipped with Breadcrumbs.
+
+The Google endpoint overrides (env `BREADCRUMBS_GOOGLE_API_ENDPOINT`,
+`BREADCRUMBS_GOOGLE_TOKEN_URI`) are read where they are used, in google/api.py and
+google/auth.py, and checked by `trusted_endpoint` here.
 
 The workspace folder comes from `--workspace DIR`, else env `BREADCRUMBS_HOME`, else the
 `data/` folder when running from a checkout, else the platform's user data folder
@@ -51,12 +55,6 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BREADCRUMBS_", extra="ignore")
 
     home: Path = Field(default_factory=default_home)
-    # Point Gmail and Sheets at another server (the tests' fake), e.g. http://127.0.0.1:8080/;
-    # https://, or http:// to this machine only (trusted_endpoint).
-    google_api_endpoint: str | None = None
-    # Point OAuth token refresh elsewhere. Only this explicit setting may: a token_uri written
-    # inside token.json is ignored, so a tampered file cannot send the refresh token away.
-    google_token_uri: str | None = None
 
 
 @dataclass(frozen=True)

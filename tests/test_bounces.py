@@ -5,7 +5,7 @@ read with the real client."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from typer.testing import CliRunner
@@ -17,6 +17,7 @@ from breadcrumbs.settings import Workspace
 from tests.fake_google import FakeGoogle
 from tests.follow_up_support import ME, sql, states, sync, write_sheet
 from tests.google_support import serving, write_gmail_profile
+from tests.test_mailbox_touches import at
 
 TODAY = date(2026, 11, 25)
 ME_ADDR = f"{ME['name']} <{ME['email']}>"
@@ -36,10 +37,6 @@ POSTFIX_FAILURE = (
     "<{addr}>: host mx.example.com said: 550 5.1.1 <{addr}>: Recipient address rejected: "
     "User unknown in virtual mailbox table\n"
 )
-
-
-def at(day: int, hour: int = 15) -> datetime:
-    return datetime(2026, 11, day, hour, tzinfo=UTC)
 
 
 @pytest.fixture
