@@ -45,6 +45,14 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069
 # a recipient's client shows them as stray whitespace, or a quoted-reply marker.
 _TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 _PLACEHOLDER = re.compile(r"\{\{.{0,40}?\}\}|\{%.{0,40}?%\}|\{\{|\{%")
+# The To that formataddr writes for a name of plain words (or no name): nothing in it is
+# special to either parser (no quote, comment, group, route, encoded word or second line), so
+# both read it as the one address in it, and running them (about 1 ms an email, more than all
+# the rest of composing) proves nothing more. Any other To goes through both parsers.
+# test_properties checks that this never accepts what the parsers would refuse.
+_ATOM = r"[A-Za-z0-9_+-]+"
+_ADDRESS = rf"({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
+_PLAIN_TO = re.compile(rf" (?:[A-Za-z0-9]+(?: [A-Za-z0-9]+)* <{_ADDRESS}>|{_ADDRESS})")
 EXPECTED_HEADERS = {"content-type", "mime-version", "from", "to", "subject", "date", "message-id"}
 MAX_SUBJECT = 200
 
@@ -104,6 +112,9 @@ class _Values:
 
     def __init__(self) -> None:
         self.raw: list[tuple[str, str]] = []  # (as text, as HTML)
+        # Most values repeat from email to email (the sender's, the topic, the company):
+        # each is escaped once.
+        self._pairs: dict[str, tuple[str, str]] = {}
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, Markup):
@@ -112,9 +123,13 @@ class _Values:
             pair = (value.unescape(), str(value))
         else:
             text = str(value)
-            if not text.strip(" \t"):
-                return text
-            pair = (text, str(escape(text)))
+            pair = self._pairs.get(text)  # type: ignore[assignment]
+            if pair is None:
+                if not text.strip(" \t"):
+                    return text
+                if len(self._pairs) > 4096:
+                    self._pairs.clear()
+                pair = self._pairs[text] = (text, str(escape(text)))
         self.raw.append(pair)
         return Markup(f"bctok{len(self.raw) - 1}x")
 
@@ -207,6 +222,8 @@ class Composer:
             else None
         )
         self._dates: dict[datetime, str] = {}
+        self._templates: dict[str, jinja2.Template] = {}
+        self._when: dict[date | None, str] = {}  # friendly_when, per day
         me = profile.me
         check_header_value(me.name, "your name in profile.toml")
         self._from = formataddr((me.name, ascii_address(me.email)), charset="utf-8")
@@ -239,7 +256,7 @@ class Composer:
                 "kind": due.conversation_kind,
                 "date": due.for_date,
                 "topic": due.topic,
-                "when": friendly_when(due.for_date, self.today, self.mode),
+                "when": self._friendly(due.for_date),
             }
             context["referrals"] = [{"name": n} for n in due.referrals]
         if due.kind == "intro":
@@ -254,19 +271,23 @@ class Composer:
                 "kind": due.conversation_kind,
                 "date": due.last_talked_on,
                 "topic": due.topic,
-                "when": friendly_when(due.last_talked_on, self.today, self.mode),
+                "when": self._friendly(due.last_talked_on),
             }
             context["referred"] = [
                 {
                     "name": name,
                     "talked": bool(talked),
-                    "when": friendly_when(
-                        date.fromisoformat(talked or wrote), self.today, self.mode
-                    ),
+                    "when": self._friendly(date.fromisoformat(talked or wrote)),
                 }
                 for name, talked, wrote in due.referred
             ]
         return context
+
+    def _friendly(self, day: date | None) -> str:
+        when = self._when.get(day)
+        if when is None:
+            when = self._when[day] = friendly_when(day, self.today, self.mode)
+        return when
 
     def render(self, due: Due) -> tuple[str, str, str]:
         """(subject, text body, html body), or TemplateError naming what failed."""
@@ -276,7 +297,10 @@ class Composer:
         context = self.context(due)
         try:
             self._values.raw = []
-            skeleton = self._env.get_template(name).render(context)
+            template = self._templates.get(name)
+            if template is None:  # loaded once a run: not a stat of its file per email
+                template = self._templates[name] = self._env.get_template(name)
+            skeleton = template.render(context)
         except jinja2.TemplateNotFound:
             raise TemplateError(f"template {name} is missing from templates/") from None
         except jinja2.UndefinedError as exc:
@@ -391,7 +415,20 @@ def verify_headers(raw: bytes, to_addr: str) -> None:
     if sorted(names) != sorted(EXPECTED_HEADERS):
         extra = sorted(set(names) - EXPECTED_HEADERS) or names
         raise UnsafeHeaderError(f"the message would carry unexpected headers: {extra}")
-    to_value = "".join(to_lines)
+    if not to_reads_as(to_lines, to_addr):
+        raise UnsafeHeaderError("the message would go to someone else than intended")
+
+
+def to_reads_as(to_lines: list[str], to_addr: str) -> bool:
+    """The To (its value, one string per header line) names exactly `to_addr`."""
+    if len(to_lines) == 1:
+        plain = _PLAIN_TO.fullmatch(to_lines[0])
+        if plain is not None:
+            return (plain[1] or plain[2]).lower() == to_addr.lower()
+    return _parsers_read_as("".join(to_lines), to_addr)
+
+
+def _parsers_read_as(to_value: str, to_addr: str) -> bool:
     # The addresses as two parsers read them (the legacy one and the RFC 5322 one a relay
     # may use), so an "@" in a quoted display name ("Ann Lee (@annlee)") is a name, not a
     # second recipient, and a header the two read differently is refused. The whole address
@@ -402,5 +439,4 @@ def verify_headers(raw: bytes, to_addr: str) -> None:
         modern = [a.addr_spec.lower() for a in parsed["To"].addresses]
     except (IndexError, ValueError, TypeError):
         modern = []
-    if not (legacy == modern == [to_addr.lower()]):
-        raise UnsafeHeaderError("the message would go to someone else than intended")
+    return legacy == modern == [to_addr.lower()]

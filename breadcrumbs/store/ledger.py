@@ -57,7 +57,12 @@ _DATE_FIELDS = {
 
 def due_to_json(due: Due) -> str:
     """The facts an email was composed from, kept so it can be composed again later."""
-    return json.dumps({name: getattr(due, name) for name in _DUE_FIELDS}, default=_json_value)
+    values = {name: getattr(due, name) for name in _DUE_FIELDS}
+    for name in _DATE_FIELDS:  # as _json_value would, without a Python call per value
+        value = values[name]
+        if isinstance(value, date):
+            values[name] = value.isoformat()
+    return _ENCODE(values)
 
 
 def _json_value(value: object) -> str:
@@ -65,6 +70,9 @@ def _json_value(value: object) -> str:
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"a Due field of type {type(value).__name__} cannot be kept in the ledger")
+
+
+_ENCODE = json.JSONEncoder(default=_json_value).encode
 
 
 def due_from_json(text: str) -> Due:
@@ -244,6 +252,8 @@ def recompose(con: duckdb.DuckDBPyConnection, composed: Composed) -> None:
 def forget(con: duckdb.DuckDBPyConnection, keys: Sequence[str]) -> None:
     """Drop rows that certainly never left (planned, deferred), so detection plans them
     afresh: for a row an older version planned without the Due to compose it again."""
+    if not keys:
+        return
     con.execute(
         "DELETE FROM messages WHERE key IN (SELECT unnest($1::VARCHAR[])) "
         "AND state IN ('planned', 'deferred')",
