@@ -131,15 +131,45 @@ class _Values:
                     self._pairs.clear()
                 pair = self._pairs[text] = (text, str(escape(text)))
         self.raw.append(pair)
-        return Markup(f"bctok{len(self.raw) - 1}x")
+        # A plain str: autoescape turns it into Markup as it is (it holds nothing to escape).
+        return f"bctok{len(self.raw) - 1}x"
 
-    def plain(self, skeleton: str) -> str:
-        raw = self.raw
-        return self.token.sub(lambda m: raw[int(m[1])][0], skeleton)
+    def plain(self, pieces: _Pieces) -> str:
+        return _fill(pieces, self.raw, 0)
 
-    def html(self, converted: str) -> str:
-        raw = self.raw
-        return self.token.sub(lambda m: raw[int(m[1])][1], converted)
+    def html(self, pieces: _Pieces) -> str:
+        return _fill(pieces, self.raw, 1)
+
+
+# A skeleton cut at its tokens: the words before the first, then (value index, the words
+# after it) for each token. Ten thousand emails of one shape share one.
+_Pieces = tuple[str, tuple[tuple[int, str], ...]]
+
+
+def _pieces(skeleton: str) -> _Pieces:
+    parts = _Values.token.split(skeleton)
+    return parts[0], tuple(zip(map(int, parts[1::2]), parts[2::2], strict=True))
+
+
+def _fill(pieces: _Pieces, raw: list[tuple[str, str]], side: int) -> str:
+    first, rest = pieces
+    if not rest:
+        return first
+    return first + "".join([raw[index][side] + after for index, after in rest])
+
+
+class _Fields(dict[str, Any]):
+    """A template's dict of values whose keys also read as attributes without an exception:
+    Jinja tries `getattr` first for `contact.name`, and a plain dict's AttributeError cost
+    more than the lookup. Methods (`items`, `get`) win over keys, as on a plain dict."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 def vcard(profile: Profile) -> bytes:
@@ -204,7 +234,7 @@ class Composer:
         self.today = today
         self.mode = mode  # how the email leaves decides its relative words (friendly_when)
         # What every email of the batch says alike (a monthly update's activity): read once.
-        self._shared = dict(shared or {})
+        self._shared = {k: _as_fields(v) for k, v in (shared or {}).items()}
         dirs = [str(d) for d in template_dirs]
         common: dict[str, Any] = {
             "loader": jinja2.FileSystemLoader(dirs),
@@ -214,6 +244,7 @@ class Composer:
         self._values = _Values()
         self._env = jinja2.Environment(autoescape=True, finalize=self._values, **common)
         self._converted: dict[str, str] = {}
+        self._shapes: dict[str, tuple[_Pieces, _Pieces, _Pieces]] = {}
         # CommonMark with raw HTML off: a template's or a cell's <tags> show as text.
         self._markdown = MarkdownIt("commonmark", {"html": False})
         self._card = (
@@ -227,58 +258,58 @@ class Composer:
         me = profile.me
         check_header_value(me.name, "your name in profile.toml")
         self._from = formataddr((me.name, ascii_address(me.email)), charset="utf-8")
-        self._me = {
-            "name": me.name,
-            "first_name": me.first_name,
-            "email": me.email,
-            "phone": me.phone,
-            "linkedin": me.linkedin,
-            "looking_for": me.looking_for,
-            "pitch": me.pitch,
-            "signature": me.signature,
-        }
+        self._me = _Fields(
+            name=me.name,
+            first_name=me.first_name,
+            email=me.email,
+            phone=me.phone,
+            linkedin=me.linkedin,
+            looking_for=me.looking_for,
+            pitch=me.pitch,
+            signature=me.signature,
+        )
 
     def context(self, due: Due) -> dict[str, Any]:
         context: dict[str, Any] = {
             "me": self._me,
-            "contact": {
-                "name": due.name,
-                "first_name": due.first_name or due.name,
-                "company": due.company,
-                "title": due.title,
-                "email": due.email,
-            },
+            "contact": _Fields(
+                name=due.name,
+                first_name=due.first_name or due.name,
+                company=due.company,
+                title=due.title,
+                email=due.email,
+            ),
             "today": self.today,
             **self._shared,
         }
         if due.kind == "thank-you":
-            context["conversation"] = {
-                "kind": due.conversation_kind,
-                "date": due.for_date,
-                "topic": due.topic,
-                "when": self._friendly(due.for_date),
-            }
-            context["referrals"] = [{"name": n} for n in due.referrals]
+            context["conversation"] = _Fields(
+                kind=due.conversation_kind,
+                date=due.for_date,
+                topic=due.topic,
+                when=self._friendly(due.for_date),
+            )
+            context["referrals"] = [_Fields(name=n) for n in due.referrals]
         if due.kind == "intro":
-            context["referrer"] = {
-                "name": due.referrer_name,
-                "first_name": due.referrer_first_name or due.referrer_name,
-                "company": due.referrer_company,
-            }
+            context["referrer"] = _Fields(
+                name=due.referrer_name,
+                first_name=due.referrer_first_name or due.referrer_name,
+                company=due.referrer_company,
+            )
         if due.kind == "monthly":
-            context["month"] = {"key": due.month, "name": _month_name(due.for_date)}
-            context["last_conversation"] = {
-                "kind": due.conversation_kind,
-                "date": due.last_talked_on,
-                "topic": due.topic,
-                "when": self._friendly(due.last_talked_on),
-            }
+            context["month"] = _Fields(key=due.month, name=_month_name(due.for_date))
+            context["last_conversation"] = _Fields(
+                kind=due.conversation_kind,
+                date=due.last_talked_on,
+                topic=due.topic,
+                when=self._friendly(due.last_talked_on),
+            )
             context["referred"] = [
-                {
-                    "name": name,
-                    "talked": bool(talked),
-                    "when": self._friendly(date.fromisoformat(talked or wrote)),
-                }
+                _Fields(
+                    name=name,
+                    talked=bool(talked),
+                    when=self._friendly(date.fromisoformat(talked or wrote)),
+                )
                 for name, talked, wrote in due.referred
             ]
         return context
@@ -307,9 +338,19 @@ class Composer:
             raise TemplateError(f"{name}: {exc.message}") from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"{name}: {exc}") from None
-        head, body = _split_subject(skeleton, name)
-        subject = self._values.plain(head)
-        text = _TRAILING_SPACE.sub("", self._values.plain(body))
+        shape = self._shapes.get(skeleton)
+        if shape is None:
+            head, body = _split_subject(skeleton, name)
+            converted = self._converted.get(body)
+            if converted is None:
+                if len(self._converted) > 512:  # many shapes: a cache this size still pays
+                    self._converted.clear()
+                converted = self._converted[body] = self._markdown.render(body)
+            if len(self._shapes) > 512:
+                self._shapes.clear()
+            shape = self._shapes[skeleton] = (_pieces(head), _pieces(body), _pieces(converted))
+        subject = self._values.plain(shape[0])
+        text = _TRAILING_SPACE.sub("", self._values.plain(shape[1]))
         leftover = _PLACEHOLDER.search(subject + "\n" + text)
         if leftover:
             # Never send "Hi {{first_name}}": a cell pasted from another mail-merge tool, or a
@@ -317,12 +358,7 @@ class Composer:
             raise TemplateError(
                 f"{name}: the email would contain an unfilled placeholder {leftover.group()!r}"
             )
-        converted = self._converted.get(body)
-        if converted is None:
-            if len(self._converted) > 512:  # many shapes: a cache this size still pays
-                self._converted.clear()
-            converted = self._converted[body] = self._markdown.render(body)
-        html = self._values.html(converted)
+        html = self._values.html(shape[2])
         if not text.strip():
             raise TemplateError(f"{name}: the body is empty")
         return subject, text, html
@@ -358,6 +394,15 @@ class Composer:
         return Composed(
             due, OutgoingEmail(due.key, to_addr, subject, msg_id, raw, planned_at), text, html
         )
+
+
+def _as_fields(value: Any) -> Any:
+    """Shared values as the template reads them: every dict a _Fields, lists alike."""
+    if isinstance(value, dict):
+        return _Fields({k: _as_fields(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_as_fields(v) for v in value]
+    return value
 
 
 def _month_name(first: date | None) -> str:
