@@ -255,6 +255,7 @@ class Composer:
         self._dates: dict[datetime, str] = {}
         self._templates: dict[str, jinja2.Template] = {}
         self._when: dict[date | None, str] = {}  # friendly_when, per day
+        self._months: dict[date | None, str] = {}  # _month_name, per first day
         me = profile.me
         check_header_value(me.name, "your name in profile.toml")
         self._from = formataddr((me.name, ascii_address(me.email)), charset="utf-8")
@@ -297,7 +298,10 @@ class Composer:
                 company=due.referrer_company,
             )
         if due.kind == "monthly":
-            context["month"] = _Fields(key=due.month, name=_month_name(due.for_date))
+            month = self._months.get(due.for_date)
+            if month is None:
+                month = self._months[due.for_date] = _month_name(due.for_date)
+            context["month"] = _Fields(key=due.month, name=month)
             context["last_conversation"] = _Fields(
                 kind=due.conversation_kind,
                 date=due.last_talked_on,
