@@ -143,6 +143,9 @@ TOPICS = [
     "# heading\n- list item\n> quote",
     "{{ contact.email }}",
     "tab\tseparated",
+    "\n",
+    "\u3000",
+    "  ",
 ]
 KINDS = ["coffee", "call", "video", "meeting", "interview", "event", "email", "Coffee", "lunch", ""]
 DAYS = [date(2026, 11, 25), date(2026, 11, 24), date(2026, 11, 21), date(2026, 11, 10), None]
@@ -214,8 +217,14 @@ def dues() -> Iterator[Due]:
             conversation_kind="coffee",
             topic="your team's move to the cloud" if i % 5 else "",
         )
-    yield Due(key="odd:1", kind="unknown-kind", contact_id="e:x", email="x@e.com", name="X",
-              first_name="X")
+    yield Due(
+        key="odd:1",
+        kind="unknown-kind",
+        contact_id="e:x",
+        email="x@e.com",
+        name="X",
+        first_name="X",
+    )
 
 
 def run_cases() -> dict[str, Any]:
@@ -225,8 +234,11 @@ def run_cases() -> dict[str, Any]:
         for mode in ("outbox", "send", "drafts"):
             if pname != "sample" and mode == "drafts":
                 continue
-            for sname, shared in (("full", SHARED_FULL), ("empty", SHARED_EMPTY),
-                                  ("one", SHARED_ONE)):
+            for sname, shared in (
+                ("full", SHARED_FULL),
+                ("empty", SHARED_EMPTY),
+                ("one", SHARED_ONE),
+            ):
                 if sname != "full" and (pname, mode) != ("sample", "outbox"):
                     continue
                 composer = Composer(profile, TODAY, (DEFAULT_TEMPLATES,), mode, shared)

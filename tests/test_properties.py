@@ -15,7 +15,14 @@ from email_validator import EmailNotValidError, validate_email
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from breadcrumbs.compose.message import EXPECTED_HEADERS, Composer, check_header_value
+from breadcrumbs.compose.message import (
+    _PLAIN_TO,
+    EXPECTED_HEADERS,
+    Composer,
+    _parsers_read_as,
+    check_header_value,
+    to_reads_as,
+)
 from breadcrumbs.errors import SourceError, TemplateError, UnsafeHeaderError
 from breadcrumbs.sources.read import decode, parse_csv_text, read_source
 from breadcrumbs.validate import normalise_email, validate
@@ -193,6 +200,35 @@ def test_nothing_the_header_check_accepts_adds_a_header(
     parsed = message_from_bytes(composed.email.raw, policy=policy.default)
     addresses = parsed["To"].addresses
     assert [a.addr_spec for a in addresses] == ["ann@example.com"]
+
+
+# The fast path of the To check: a To of plain words and a plain address is read as that
+# address without running the two parsers. It may only ever accept what they accept.
+TO_PART = st.text(st.sampled_from(list("Aa0 _+-.@<>\"',;:()[]\\=?é\t")), max_size=12)
+ADDR = st.builds(
+    lambda local, domain: f"{local}@{domain}",
+    st.text(st.sampled_from(list("ab0_+-.")), min_size=0, max_size=8),
+    st.text(st.sampled_from(list("ab0-.")), min_size=0, max_size=8),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(name=TO_PART, address=ADDR, other=ADDR, bracket=st.booleans())
+@example(name="First1 Last1", address="person1@example.com", other="x@e.com", bracket=True)
+@example(name="", address="a..b@example.com", other="x@e.com", bracket=False)
+@example(name="Ann", address="a@b.c", other="a@b.c.d", bracket=True)
+def test_the_to_fast_path_accepts_only_what_both_parsers_accept(
+    name: str, address: str, other: str, bracket: bool
+) -> None:
+    value = f" {name} <{address}>" if bracket else f" {name}{address}"
+    for intended in (address, other, address.upper()):
+        fast = _PLAIN_TO.fullmatch(value) is not None and to_reads_as([value], intended)
+        if fast:
+            assert _parsers_read_as(value, intended), (value, intended)
+    # A name of plain words is the shape of most sheets: the fast path must take it.
+    if name.replace(" ", "").isalnum() and name.isascii() and name == " ".join(name.split()):
+        if _PLAIN_TO.fullmatch(f" {name} <person1@example.com>"):
+            assert to_reads_as([f" {name} <person1@example.com>"], "person1@example.com")
 
 
 @settings(max_examples=200, deadline=None)
