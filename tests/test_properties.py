@@ -226,9 +226,9 @@ def test_the_to_fast_path_accepts_only_what_both_parsers_accept(
         if fast:
             assert _parsers_read_as(value, intended), (value, intended)
     # A name of plain words is the shape of most sheets: the fast path must take it.
-    if name.replace(" ", "").isalnum() and name.isascii() and name == " ".join(name.split()):
-        if _PLAIN_TO.fullmatch(f" {name} <person1@example.com>"):
-            assert to_reads_as([f" {name} <person1@example.com>"], "person1@example.com")
+    words = name.split()
+    if words and all(word.isascii() and word.isalnum() for word in words):
+        assert _PLAIN_TO.fullmatch(f" {' '.join(words)} <person1@example.com>") is not None
 
 
 @settings(max_examples=200, deadline=None)
