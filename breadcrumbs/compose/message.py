@@ -243,7 +243,6 @@ class Composer:
         }
         self._values = _Values()
         self._env = jinja2.Environment(autoescape=True, finalize=self._values, **common)
-        self._converted: dict[str, str] = {}
         self._shapes: dict[str, tuple[_Pieces, _Pieces, _Pieces]] = {}
         # CommonMark with raw HTML off: a template's or a cell's <tags> show as text.
         self._markdown = MarkdownIt("commonmark", {"html": False})
@@ -345,12 +344,8 @@ class Composer:
         shape = self._shapes.get(skeleton)
         if shape is None:
             head, body = _split_subject(skeleton, name)
-            converted = self._converted.get(body)
-            if converted is None:
-                if len(self._converted) > 512:  # many shapes: a cache this size still pays
-                    self._converted.clear()
-                converted = self._converted[body] = self._markdown.render(body)
-            if len(self._shapes) > 512:
+            converted = self._markdown.render(body)
+            if len(self._shapes) > 512:  # many shapes: a cache this size still pays
                 self._shapes.clear()
             shape = self._shapes[skeleton] = (_pieces(head), _pieces(body), _pieces(converted))
         subject = self._values.plain(shape[0])
