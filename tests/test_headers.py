@@ -124,6 +124,41 @@ def test_outlooks_title_column_is_an_honorific_not_the_job() -> None:
     assert columns[3] == "title"
 
 
+def test_a_users_sheet_that_looks_like_linkedins_export_keeps_its_email_column() -> None:
+    """`email, first name, last name, connected on` carries LinkedIn's signature by chance:
+    the addresses must still be read, or every person in it becomes unmailable."""
+    mapping = map_headers("contacts", ["email", "first_name", "last_name", "connected_on"])
+    assert mapping.columns == {
+        0: "email",
+        1: "first_name",
+        2: "last_name",
+        3: "connected_on",
+    }
+
+
+def test_a_real_linkedin_export_maps_only_its_own_columns() -> None:
+    """LinkedIn's own export reads its Email Address and URL; nothing else is guessed."""
+    header = [
+        "First Name",
+        "Last Name",
+        "URL",
+        "Email Address",
+        "Company",
+        "Position",
+        "Connected On",
+    ]
+    columns = map_headers("contacts", header).columns
+    assert columns == {
+        0: "first_name",
+        1: "last_name",
+        2: "linkedin",
+        3: "email",
+        4: "company",
+        5: "title",
+        6: "connected_on",
+    }
+
+
 def test_a_backup_email_column_comes_after_the_first_in_preference() -> None:
     """Outlook's E-mail 2 Address is mapped to email after E-mail Address, as a fallback."""
     header = ["E-mail 2 Address", "Job Title", "E-mail Address"]

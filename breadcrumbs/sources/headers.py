@@ -187,7 +187,7 @@ def map_headers(table: str, header: Sequence[object]) -> Mapping:
     if table == "contacts":
         for name, (signature, mapping) in EXPORTS.items():
             if signature <= present:
-                export, aliases = name, mapping
+                export, aliases = name, with_generic_fallback(mapping, present)
                 break
     columns: dict[int, str] = {}
     for canonical, names in aliases.items():
@@ -199,6 +199,21 @@ def map_headers(table: str, header: Sequence[object]) -> Mapping:
     # comes first, so a backup column (E-mail 2) only fills what the first left empty.
     # A sheet with both "name" and "first name" keeps both; validate prefers "name".
     return Mapping(export, columns)
+
+
+def with_generic_fallback(mapping: dict[str, list[str]], present: set[str]) -> dict[str, list[str]]:
+    """An export's own names, plus the generic names for what its headers do not supply.
+
+    A sheet the user made can carry an export's signature by chance (`email, first name,
+    last name, connected on` looks like LinkedIn's): its `email` column must still be read.
+    A column the export does supply keeps only the export's names, so Outlook's `Title`
+    ("Mr.") never stands in for its `Job Title`.
+    """
+    merged = dict(mapping)
+    for canonical, names in GENERIC["contacts"].items():
+        if not present.intersection(mapping.get(canonical, ())):
+            merged[canonical] = [*mapping.get(canonical, []), *names]
+    return merged
 
 
 def known_headers(table: str) -> set[str]:
