@@ -68,10 +68,17 @@ def write_every_kind(path: Path) -> Path:
     contacts["F5"].number_format = "yyyy-mm-dd"  # serials shown as dates
     contacts["G5"].number_format = "yyyy-mm-dd hh:mm"
     contacts["B5"].number_format = "0.00"
-    interactions = book.create_sheet("INTERACTIONS")
-    interactions.append(["Date", "Contact", "Kind"])
-    interactions.append([datetime(2026, 11, 3), "ada@example.com", "coffee"])
-    interactions.append([46330, "Grace Hopper", "call"])
+    interactions = book.create_sheet("INTERACTIONS")  # from B3: a blank row and column first
+    for r, row in enumerate(
+        [
+            ["Date", "Contact", "Kind"],
+            [datetime(2026, 11, 3), "ada@example.com", "coffee"],
+            [46330, "Grace Hopper", "call"],
+        ],
+        start=3,
+    ):
+        for c, value in enumerate(row, start=2):
+            interactions.cell(row=r, column=c, value=value)
     hidden = book.create_sheet("Old prospects")
     hidden.append(["Company", "Role"])
     hidden.sheet_state = "hidden"
@@ -104,6 +111,8 @@ def test_calamine_reads_every_kind_of_cell_as_openpyxl_does(tmp_path: Path) -> N
     assert contacts.rows[0][1][1:3] == [5550100, 2024]
     assert contacts.rows[0][1][5] == datetime(2026, 11, 6)
     assert contacts.rows[0][1][9] == 2  # =1+1, as Excel last computed it
+    assert ours[1].header_row == 3
+    assert ours[1].rows[0] == (4, [None, datetime(2026, 11, 3), "ada@example.com", "coffee"])
 
 
 def test_a_hidden_sheet_still_counts_as_a_sheet(tmp_path: Path) -> None:
