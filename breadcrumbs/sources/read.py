@@ -289,7 +289,9 @@ def _holds_error_cells(path: Path) -> bool:
                 with archive.open(name) as sheet:
                     tail = b""
                     while chunk := sheet.read(1 << 20):
-                        if _ERROR_CELL.search(tail + chunk):
+                        # A plain search first: the regular expression is ten times slower.
+                        seen = tail + chunk
+                        if (b'"e"' in seen or b"'e'" in seen) and _ERROR_CELL.search(seen):
                             return True
                         tail = chunk[-256:]
     return False
