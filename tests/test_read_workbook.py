@@ -6,6 +6,7 @@ is put into the sheet's XML by hand, as Excel would have saved it.
 
 from __future__ import annotations
 
+import gc
 import re
 import zipfile
 from datetime import date, datetime, time, timedelta
@@ -158,3 +159,17 @@ def test_a_formula_error_is_read_as_its_text_and_rejected(tmp_path: Path) -> Non
     assert [(row, column) for row, column, reason in rejects if "invalid email" in reason] == [
         (2, "email")
     ]
+
+
+def test_reading_a_workbook_leaves_the_cycle_collector_as_it_was(tmp_path: Path) -> None:
+    """The collector is paused while the cells are made, and on again after, even when the
+    workbook is refused."""
+    assert gc.isenabled()
+    read_source(str(write_every_kind(tmp_path / "network.xlsx")))
+    assert gc.isenabled()
+    book = Workbook()
+    book.create_sheet("People")
+    book.save(tmp_path / "refused.xlsx")
+    with pytest.raises(SourceError, match="no sheet named contacts"):
+        read_source(str(tmp_path / "refused.xlsx"))
+    assert gc.isenabled()

@@ -8,10 +8,12 @@ nothing but the shape of the file; validate.py judges the values.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -262,7 +264,7 @@ def _read_workbook(path: Path) -> list[RawTable]:
         book = CalamineWorkbook.from_path(path)
     except (zipfile.BadZipFile, CalamineError, OSError, KeyError, ValueError) as exc:
         raise SourceError(f"{path.name}: not a readable .xlsx workbook ({exc})") from None
-    with book:
+    with book, _collector_paused():
         # openpyxl's book.worksheets: hidden sheets included, chart and macro sheets not.
         titles = [m.name for m in book.sheets_metadata if m.typ == SheetTypeEnum.WorkSheet]
 
@@ -274,6 +276,19 @@ def _read_workbook(path: Path) -> list[RawTable]:
             return [[c if c.__class__ is str and c else _as_openpyxl(c) for c in r] for r in rows]
 
         return _workbook_tables(path, titles, records)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Reading makes a million cells and no reference cycles; the cycle collector would walk
+    them again and again (0.45 of reading's 0.7 s of Python at 100,000 rows). Freed as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # A cell marked as a formula error in a sheet's XML: <c r="A2" t="e">.
