@@ -11,9 +11,13 @@ import re
 import zipfile
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import Workbook
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from breadcrumbs.errors import SourceError
 from breadcrumbs.sources.read import (
@@ -70,14 +74,12 @@ def write_every_kind(path: Path) -> Path:
     contacts["G5"].number_format = "yyyy-mm-dd hh:mm"
     contacts["B5"].number_format = "0.00"
     interactions = book.create_sheet("INTERACTIONS")  # from B3: a blank row and column first
-    for r, row in enumerate(
-        [
-            ["Date", "Contact", "Kind"],
-            [datetime(2026, 11, 3), "ada@example.com", "coffee"],
-            [46330, "Grace Hopper", "call"],
-        ],
-        start=3,
-    ):
+    rows: list[list[object]] = [
+        ["Date", "Contact", "Kind"],
+        [datetime(2026, 11, 3), "ada@example.com", "coffee"],
+        [46330, "Grace Hopper", "call"],
+    ]
+    for r, row in enumerate(rows, start=3):
         for c, value in enumerate(row, start=2):
             interactions.cell(row=r, column=c, value=value)
     hidden = book.create_sheet("Old prospects")
@@ -92,7 +94,7 @@ def _cells(cells: list[Cell]) -> list[tuple[str, Cell]]:
     return [(type(c).__name__, c) for c in cells]
 
 
-def _typed(tables: list[RawTable]) -> list[object]:
+def _typed(tables: list[RawTable]) -> list[tuple[Any, ...]]:
     """Tables as plain data, each cell with its type: 2 and 2.0, a date and a datetime differ."""
     return [
         (t.name, t.file, t.header_row, t.header, t.unread, [(n, _cells(c)) for n, c in t.rows])
@@ -173,3 +175,36 @@ def test_reading_a_workbook_leaves_the_cycle_collector_as_it_was(tmp_path: Path)
     with pytest.raises(SourceError, match="no sheet named contacts"):
         read_source(str(tmp_path / "refused.xlsx"))
     assert gc.isenabled()
+
+
+def test_a_mac_1904_workbook_and_rich_text_read_as_openpyxl_does(tmp_path: Path) -> None:
+    """Dates count from 1904 in a workbook saved so on a Mac; bold words are plain text."""
+    book = Workbook()
+    book.epoch = CALENDAR_MAC_1904
+    contacts = book.active
+    assert contacts is not None
+    contacts.title = "contacts"
+    contacts.append(["Email", "Met", "Name"])
+    bold = CellRichText(["Ada ", TextBlock(InlineFont(b=True), "Lovelace")])
+    contacts.append(["ada@example.com", datetime(2026, 11, 3, 10), bold])
+    contacts.append(["grace@example.com", date(2026, 11, 4), "Grace Hopper"])
+    contacts.append(["alan@example.com", 45000, "Alan Turing"])
+    contacts["B4"].number_format = "yyyy-mm-dd"
+    book.save(tmp_path / "mac.xlsx")
+    ours = _read_workbook(tmp_path / "mac.xlsx")
+    assert _typed(ours) == _typed(_read_workbook_openpyxl(tmp_path / "mac.xlsx"))
+    assert [cells[1:] for _, cells in ours[0].rows] == [
+        [datetime(2026, 11, 3, 10), "Ada Lovelace"],
+        [datetime(2026, 11, 4), "Grace Hopper"],
+        [datetime(2027, 3, 16), "Alan Turing"],  # 1900's count would say 2023-03-15
+    ]
+
+
+def test_an_xlsm_workbook_reads_as_its_xlsx_twin(tmp_path: Path) -> None:
+    """A workbook saved with macros (.xlsm) is read like any other."""
+    path = write_every_kind(tmp_path / "network.xlsx")
+    twin = tmp_path / "network.xlsm"
+    twin.write_bytes(path.read_bytes())
+    assert _typed(_read_workbook(twin)) == [
+        (t[0], t[1].replace(".xlsx", ".xlsm"), *t[2:]) for t in _typed(_read_workbook(path))
+    ]

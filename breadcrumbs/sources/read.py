@@ -255,6 +255,7 @@ def _read_workbook(path: Path) -> list[RawTable]:
     validate then rejects it ("invalid email"): a workbook holding one is read by openpyxl.
     """
     import zipfile
+    import zlib
 
     from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
@@ -262,7 +263,7 @@ def _read_workbook(path: Path) -> list[RawTable]:
         if _holds_error_cells(path):
             return _read_workbook_openpyxl(path)
         book = CalamineWorkbook.from_path(path)
-    except (zipfile.BadZipFile, CalamineError, OSError, KeyError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, CalamineError, OSError, KeyError, ValueError) as exc:
         raise SourceError(f"{path.name}: not a readable .xlsx workbook ({exc})") from None
     with book, _collector_paused():
         # openpyxl's book.worksheets: hidden sheets included, chart and macro sheets not.
