@@ -208,3 +208,25 @@ def test_an_xlsm_workbook_reads_as_its_xlsx_twin(tmp_path: Path) -> None:
     assert _typed(_read_workbook(twin)) == [
         (t[0], t[1].replace(".xlsx", ".xlsm"), *t[2:]) for t in _typed(_read_workbook(path))
     ]
+
+
+def test_a_damaged_sheet_is_refused_naming_the_workbook(tmp_path: Path) -> None:
+    """Bytes lost inside a sheet (a bad copy, a truncated download) stop the sync with the
+    workbook's name, not a traceback from deep inside the reader."""
+    book = Workbook()
+    contacts = book.active
+    assert contacts is not None
+    contacts.title = "contacts"
+    contacts.append(["Email", "Name"])
+    for n in range(2000):
+        contacts.append([f"person{n}@example.com", f"Person {n}"])
+    path = tmp_path / "network.xlsx"
+    book.save(path)
+    with zipfile.ZipFile(path) as archive:
+        sheet = archive.getinfo("xl/worksheets/sheet1.xml")
+    data = bytearray(path.read_bytes())
+    middle = sheet.header_offset + 100 + sheet.compress_size // 2
+    data[middle : middle + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    with pytest.raises(SourceError, match=r"network\.xlsx: not a readable \.xlsx workbook"):
+        read_source(str(path))
