@@ -314,7 +314,7 @@ def _holds_error_cells(path: Path) -> bool:
 
 
 def _as_openpyxl(value: object) -> Cell:
-    """A calamine cell as openpyxl's read-only iteration gives it (tests/test_read_sources.py).
+    """A calamine cell as openpyxl's read-only iteration gives it (tests/test_read_workbook.py).
 
     Empty is None, not ""; a whole number is an int (a phone, a year: "2024", never "2024.0");
     a date cell is a datetime even when its time is midnight.
