@@ -1,6 +1,6 @@
 """100,000 contacts and 1,000,000 conversations (bench/generate.py), against DuckDB's own
 `read_csv` of the same files into plain tables, in the same command; and a 100,000-row
-workbook against openpyxl's own read-only iteration of it.
+workbook against openpyxl's own read-only iteration of it and python-calamine's.
 """
 
 from __future__ import annotations
@@ -40,24 +40,43 @@ print(json.dumps({"seconds": seconds, "due": len(found.due), "waiting": len(foun
                   "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+# The three readers of one workbook, each in its own process, every import before the clock
+# starts. Ours is `read_source`: open, read every cell, find the header, number the rows and map
+# the columns (the tables `sync` validates next); validation is not timed. openpyxl's and
+# calamine's are their own bare iteration of every sheet's values, nothing kept.
 READ_XLSX_BREADCRUMBS = """
 import json, sys, time
+import openpyxl, python_calamine
 from breadcrumbs.sources.read import read_source
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 tables = read_source(sys.argv[1])
 rows = sum(len(t.rows) for t in tables)
-print(json.dumps({"seconds": time.perf_counter() - start, "rows": rows}))
+print(json.dumps({"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+                  "rows": rows}))
 """
 
 READ_XLSX_OPENPYXL = """
 import json, sys, time
 from openpyxl import load_workbook
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 book = load_workbook(sys.argv[1], read_only=True, data_only=True)
 rows = sum(1 for ws in book.worksheets for _ in ws.iter_rows(values_only=True))
 rows -= len(book.worksheets)  # the header rows
 book.close()
-print(json.dumps({"seconds": time.perf_counter() - start, "rows": rows}))
+print(json.dumps({"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+                  "rows": rows}))
+"""
+
+READ_XLSX_CALAMINE = """
+import json, sys, time
+from python_calamine import CalamineWorkbook
+start, cpu = time.perf_counter(), time.process_time()
+with CalamineWorkbook.from_path(sys.argv[1]) as book:
+    rows = sum(len(book.get_sheet_by_name(name).to_python(skip_empty_area=False))
+               for name in book.sheet_names)
+    rows -= len(book.sheet_names)  # the header rows
+print(json.dumps({"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+                  "rows": rows}))
 """
 
 
@@ -178,24 +197,35 @@ def case(
 
 
 def xlsx_case(results: Results, scratch: Path, contacts: int, env: dict[str, str]) -> None:
+    """Rows/s of ours, openpyxl's and calamine's reading: best of three, runs interleaved."""
     people = generate.contact_rows(contacts, seed=7)
     book = scratch / "network.xlsx"
     generate.write_xlsx(book, {"contacts": (generate.CONTACT_HEADER, people)})
-    theirs = last_json(
-        run([sys.executable, "-c", READ_XLSX_OPENPYXL, str(book)], scratch, env).stdout
-    )
-    ours = last_json(
-        run([sys.executable, "-c", READ_XLSX_BREADCRUMBS, str(book)], scratch, env).stdout
-    )
-    ours_rate = ours["rows"] / ours["seconds"]
-    theirs_rate = theirs["rows"] / theirs["seconds"]
+    scripts = {
+        "ours": READ_XLSX_BREADCRUMBS,
+        "openpyxl": READ_XLSX_OPENPYXL,
+        "calamine": READ_XLSX_CALAMINE,
+    }
+    best: dict[str, dict[str, float]] = {}
+    for _ in range(3):
+        for name, script in scripts.items():
+            got = last_json(run([sys.executable, "-c", script, str(book)], scratch, env).stdout)
+            assert got["rows"] == contacts, (name, got)
+            if name not in best or got["seconds"] < best[name]["seconds"]:
+                best[name] = got
+    rate = {name: got["rows"] / got["seconds"] for name, got in best.items()}
+    what = f"read a {contacts:,}-row workbook (read_source, not validated)"
     results.add(
         Figure(
-            "xlsx",
-            f"read a {contacts:,}-row workbook",
-            ours_rate,
-            "rows/s",
-            "openpyxl read-only iteration",
-            theirs_rate,
+            "xlsx", what, rate["ours"], "rows/s", "openpyxl read-only iteration", rate["openpyxl"]
         )
+    )
+    results.add(
+        Figure("xlsx", what, rate["ours"], "rows/s", "python-calamine to_python", rate["calamine"])
+    )
+    results.note(
+        "xlsx",
+        "best of 3, CPU seconds: ours {:.2f}, openpyxl {:.2f}, calamine {:.2f}".format(
+            best["ours"]["cpu"], best["openpyxl"]["cpu"], best["calamine"]["cpu"]
+        ),
     )
