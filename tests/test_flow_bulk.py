@@ -55,9 +55,8 @@ def outcomes(n: int) -> list[Outcome]:
 def test_prefect_walks_every_row_of_a_list_but_none_of_rows(visited: list[str]) -> None:
     """The same report returned plainly costs a visit per outcome; with its lists as Rows,
     none, and it reads as before (length, order, slices, equality, a new list added)."""
-    from prefect.futures import resolve_futures_to_states
-
     from breadcrumbs.flows.bulk import Rows, unwalked
+    from prefect.futures import resolve_futures_to_states
 
     plain = FollowUpReport("outbox", False, outcomes=outcomes(500), today=date(2026, 11, 25))
     assert resolve_futures_to_states(plain) is plain  # what a flow's return value goes through
@@ -65,7 +64,7 @@ def test_prefect_walks_every_row_of_a_list_but_none_of_rows(visited: list[str]) 
 
     visited.clear()
     wrapped = unwalked(plain)
-    assert resolve_futures_to_states(wrapped) is wrapped
+    assert id(resolve_futures_to_states(wrapped)) == id(wrapped)
     assert visited == []
     assert isinstance(wrapped.outcomes, Rows) and isinstance(wrapped.cold, Rows)
     assert wrapped.outcomes == plain.outcomes and len(wrapped.outcomes) == 500
@@ -117,3 +116,36 @@ def test_a_monthly_digest_flow_run_visits_no_email_and_no_row(
     report = state.result()
     assert report.count("written") == PEOPLE and len(outbox(workspace)) == PEOPLE
     assert visited == []
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_server")
+def test_a_progress_artifact_is_updated_a_bounded_number_of_times_at_any_batch_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ten thousand emails delivered: the progress artifact is updated once per SHOW_EVERY
+    seconds at most (and once at the end), never once per email; it ends at 100%."""
+    import time
+
+    from breadcrumbs.flows import artifacts
+    from prefect.client.orchestration import get_client
+
+    shown: list[float] = []
+    real = artifacts.update_progress_artifact
+
+    def update(artifact_id: Any, progress: float, *args: Any, **kwargs: Any) -> Any:
+        shown.append(progress)
+        return real(artifact_id, progress, *args, **kwargs)
+
+    monkeypatch.setattr(artifacts, "update_progress_artifact", update)
+    progress = artifacts.Progress("progress-bounded-test", "a batch of 10,000")
+    start = time.monotonic()
+    for done in range(1, 10_001):
+        progress(done, 10_000)
+    progress.finish()
+    took = time.monotonic() - start
+    assert 1 <= len(shown) <= 1 + took / artifacts.SHOW_EVERY + 1
+    assert shown[-1] == 100.0
+    with get_client(sync_client=True) as client:
+        stored = client.read_artifacts()
+    assert [float(str(a.data)) for a in stored if a.id == progress.id] == [100.0]
