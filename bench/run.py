@@ -4,10 +4,11 @@
                         [--contacts 100000] [--conversations 1000000]
 
 Cases (see each module): readme (the README's path vs mailmerge + plain writes), prefect
-(overhead of a local Prefect server, flat in batch size), scale (100k contacts / 1M
-conversations vs DuckDB's own read_csv), xlsx (rows/s vs openpyxl and python-calamine), gmail
-(pacing against the fake's quota), help (`breadcrumbs --help`). Scratch files live in .bench/
-of the checkout, not /tmp: creating a file in /tmp costs twenty times as much on these machines.
+(overhead of a local Prefect server on the README's path and on the monthly digest, flat in
+batch size), scale (100k contacts / 1M conversations vs DuckDB's own read_csv), xlsx (rows/s
+vs openpyxl and python-calamine), gmail (pacing against the fake's quota), help
+(`breadcrumbs --help`). Scratch files live in .bench/ of the checkout, not /tmp: creating a
+file in /tmp costs twenty times as much on these machines.
 """
 
 from __future__ import annotations

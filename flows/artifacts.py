@@ -32,9 +32,14 @@ def artifact_key(workspace: Workspace, what: str) -> str:
     return f"{what}-{slug or 'workspace'}-{digest}"
 
 
+# A progress update is a call to the server (tens of ms of CPU on both sides): at most one
+# per SHOW_EVERY seconds and per 1% done, so a batch pays for a bounded number at any size.
+SHOW_EVERY = 5.0
+
+
 class Progress:
-    """A progress artifact updated at most once a second and once per 1%, and at the end:
-    a batch pays for a few hundred updates at most, never one per email."""
+    """A progress artifact updated at most once every SHOW_EVERY seconds and once per 1%, and
+    at the end: at most 100 updates and one per 5 s of delivery, never one per email."""
 
     def __init__(self, key: str, description: str) -> None:
         created = create_progress_artifact(0.0, key=key, description=description)
@@ -46,7 +51,7 @@ class Progress:
     def __call__(self, done: int, total: int) -> None:
         percent = 100.0 * done / total if total else 100.0
         now = time.monotonic()
-        if percent >= 100.0 or (percent - self.shown >= 1.0 and now - self.at >= 1.0):
+        if percent >= 100.0 or (percent - self.shown >= 1.0 and now - self.at >= SHOW_EVERY):
             self._show(percent, now)
 
     def finish(self) -> None:

@@ -12,12 +12,12 @@ from collections import Counter
 from typing import Any
 
 from breadcrumbs.flows.artifacts import Progress, artifact_key, publish_funnel
+from breadcrumbs.flows.bulk import Rows, bulk, unwalked
 from breadcrumbs.flows.naming import run_name
 from breadcrumbs.flows.sync_flow import sync_contacts
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.utilities.annotations import quote
 
 from breadcrumbs.digest import (
     DigestReport,
@@ -36,19 +36,19 @@ from breadcrumbs.settings import Workspace, resolve_workspace
 TABLE_ROWS = 200  # a table artifact of 10,000 rows was 2 MB: the counts and the first rows
 
 
-@task(name="mailbox-touches", cache_policy=NO_CACHE)
+@task(name="mailbox-touches", cache_policy=NO_CACHE, persist_result=False)
 def touches_task(workspace: Workspace, profile: Profile) -> str:
     return touches_stage(workspace, profile)
 
 
-@task(name="detect", cache_policy=NO_CACHE)
+@task(name="detect", cache_policy=NO_CACHE, persist_result=False)
 def detect_task(
     workspace: Workspace, profile: Profile, month: str, record: bool
 ) -> MonthlyDetection:
     return detect_stage(workspace, profile, month, record)
 
 
-@task(name="compose", cache_policy=NO_CACHE)
+@task(name="compose", cache_policy=NO_CACHE, persist_result=False)
 def compose_task(
     workspace: Workspace, profile: Profile, due: list[Due], mode: str, record: bool
 ) -> tuple[list[Outcome], str]:
@@ -58,19 +58,24 @@ def compose_task(
 def compose_quoted(
     workspace: Workspace, profile: Profile, due: list[Due], mode: str, record: bool
 ) -> tuple[list[Outcome], str]:
-    quoted: Any = quote(due)  # Prefect unwraps it for the task without walking the list
-    return compose_task(workspace, profile, quoted, mode, record)
+    return compose_task(workspace, profile, bulk(due), mode, record)  # see flows/bulk.py
 
 
 # Never retried: a repeated delivery is exactly what the ledger exists to prevent.
-@task(name="deliver", cache_policy=NO_CACHE, retries=0)
-def deliver_task(workspace: Workspace, mode: str, profile: Profile) -> list[Outcome]:
+@task(name="deliver", cache_policy=NO_CACHE, persist_result=False, retries=0)
+def deliver_task(workspace: Workspace, mode: str, profile: Profile) -> Rows[Outcome]:
     progress = Progress(
         artifact_key(workspace, "monthly-digest-progress"), "Delivering this month's updates"
     )
     outcomes = deliver_stage(workspace, mode, profile, progress=progress)
     progress.finish()
-    return outcomes
+    # As Rows: Prefect visits a task's result one level deep, i.e. every outcome of a list.
+    return Rows.of(outcomes)
+
+
+def deliver_unwrapped(workspace: Workspace, mode: str, profile: Profile) -> list[Outcome]:
+    delivered: Rows[Outcome] = deliver_task(workspace, mode, profile)
+    return delivered.data
 
 
 def publish(workspace: Workspace, report: DigestReport) -> None:
@@ -119,7 +124,7 @@ def publish(workspace: Workspace, report: DigestReport) -> None:
     publish_funnel(workspace, report.month)
 
 
-@flow(name="monthly-digest", flow_run_name=run_name, log_prints=True)
+@flow(name="monthly-digest", flow_run_name=run_name, log_prints=True, persist_result=False)
 def monthly_digest(
     workspace: str | None = None,
     month: str | None = None,
@@ -140,7 +145,10 @@ def monthly_digest(
         limit,
         dry_run,
         stages=DigestStages(
-            touches=touches_task, detect=detect_task, compose=compose_quoted, deliver=deliver_task
+            touches=touches_task,
+            detect=detect_task,
+            compose=compose_quoted,
+            deliver=deliver_unwrapped,
         ),
     )
     publish(ws, report)
@@ -154,4 +162,4 @@ def monthly_digest(
         sum(1 for o in report.outcomes if o.state in ("written", "drafted", "sent")),
         len(report.waiting),
     )
-    return report
+    return unwalked(report)  # its lists as Rows: Prefect walks a flow's return value

@@ -10,8 +10,9 @@ from collections import Counter
 from typing import Any
 
 from breadcrumbs.flows.artifacts import artifact_key, publish_funnel
+from breadcrumbs.flows.bulk import Rows, bulk, unwalked
 from breadcrumbs.flows.naming import run_name
-from breadcrumbs.flows.sync_flow import ARTIFACT_ROWS, bulk, sync_contacts
+from breadcrumbs.flows.sync_flow import ARTIFACT_ROWS, sync_contacts
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -33,17 +34,17 @@ from breadcrumbs.records import Composed, Due
 from breadcrumbs.settings import Workspace, resolve_workspace
 
 
-@task(name="mailbox-touches", cache_policy=NO_CACHE)
+@task(name="mailbox-touches", cache_policy=NO_CACHE, persist_result=False)
 def touches_task(workspace: Workspace, profile: Profile) -> str:
     return touches_stage(workspace, profile)
 
 
-@task(name="detect", cache_policy=NO_CACHE)
+@task(name="detect", cache_policy=NO_CACHE, persist_result=False)
 def detect_task(workspace: Workspace, profile: Profile) -> Detection:
     return detect_stage(workspace, profile)
 
 
-@task(name="compose", cache_policy=NO_CACHE)
+@task(name="compose", cache_policy=NO_CACHE, persist_result=False)
 def compose_task(
     workspace: Workspace, profile: Profile, due: list[Due], mode: str
 ) -> tuple[list[Composed], list[Outcome]]:
@@ -51,14 +52,15 @@ def compose_task(
 
 
 # Never retried: a repeated delivery is exactly what the ledger exists to prevent.
-@task(name="deliver", cache_policy=NO_CACHE, retries=0)
+@task(name="deliver", cache_policy=NO_CACHE, persist_result=False, retries=0)
 def deliver_task(
     workspace: Workspace, mode: str, profile: Profile, composed: list[Composed]
-) -> list[Outcome]:
-    return deliver_in_mode(workspace, mode, profile, composed)
+) -> Rows[Outcome]:
+    # As Rows: Prefect visits a task's result one level deep, i.e. every outcome of a list.
+    return Rows.of(deliver_in_mode(workspace, mode, profile, composed))
 
 
-# The bulk arguments (10,000 due or composed emails) go to the tasks quoted: see sync_flow.bulk.
+# The bulk arguments (10,000 due or composed emails) go to the tasks quoted: see flows/bulk.py.
 def _compose_quoted(
     workspace: Workspace, profile: Profile, due: list[Due], mode: str
 ) -> tuple[list[Composed], list[Outcome]]:
@@ -68,7 +70,7 @@ def _compose_quoted(
 def _deliver_quoted(
     workspace: Workspace, mode: str, profile: Profile, composed: list[Composed], **extra: Any
 ) -> list[Outcome]:
-    return deliver_task(workspace, mode, profile, bulk(composed), **extra)
+    return deliver_task(workspace, mode, profile, bulk(composed), **extra).data
 
 
 def publish(workspace: Workspace, report: FollowUpReport) -> None:
@@ -126,7 +128,7 @@ def publish(workspace: Workspace, report: FollowUpReport) -> None:
     )
 
 
-@flow(name="follow-up", flow_run_name=run_name, log_prints=True)
+@flow(name="follow-up", flow_run_name=run_name, log_prints=True, persist_result=False)
 def follow_up(
     workspace: str | None = None,
     mode: str = "outbox",
@@ -161,4 +163,4 @@ def follow_up(
         len(report.waiting),
         len(report.cold),
     )
-    return report
+    return unwalked(report)  # its lists as Rows: Prefect walks a flow's return value

@@ -13,14 +13,20 @@ from breadcrumbs.settings import resolve_workspace
 
 
 # Reading the mailbox is safe to repeat: it may retry.
-@task(name="read-mailbox", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
+@task(
+    name="read-mailbox",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=2,
+    retry_delay_seconds=10,
+)
 def read_mailbox_task(workspace: str | None, days: int) -> tuple[int, int]:
     ws = resolve_workspace(workspace)
     profile = load_checked_profile(ws)
     return run_mailbox_touches(ws, profile.me.email, days, clock.today())
 
 
-@flow(name="mailbox-touches", flow_run_name=run_name, log_prints=True)
+@flow(name="mailbox-touches", flow_run_name=run_name, log_prints=True, persist_result=False)
 def mailbox_touches(workspace: str | None = None, days: int = 60) -> tuple[int, int]:
     """Record replies and sent mail as touches, and bounces as unmailable addresses."""
     touches, bounces = read_mailbox_task(workspace, days)

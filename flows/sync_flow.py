@@ -6,14 +6,12 @@ stage), since every task run costs the Prefect server real work.
 
 from __future__ import annotations
 
-from typing import Any
-
 from breadcrumbs.flows.artifacts import artifact_key
+from breadcrumbs.flows.bulk import bulk, unwalked
 from breadcrumbs.flows.naming import run_name
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.utilities.annotations import quote
 
 from breadcrumbs.profile import load_profile
 from breadcrumbs.settings import Workspace, resolve_workspace
@@ -31,31 +29,22 @@ from breadcrumbs.sync import (
 from breadcrumbs.validate import Validated
 
 
-@task(name="read", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+@task(name="read", cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=5)
 def read_task(source: str, workspace: Workspace) -> list[Table]:
     # Reading is safe to repeat (a network blip on a Google Sheet), so it alone retries.
     return read_stage(source, sheet_reader_for(workspace))
 
 
-@task(name="validate", cache_policy=NO_CACHE)
+@task(name="validate", cache_policy=NO_CACHE, persist_result=False)
 def validate_task(tables: list[Table], workspace: Workspace) -> Validated:
     return validate_stage(tables, load_profile(workspace.profile_path))
 
 
-@task(name="load", cache_policy=NO_CACHE)
+@task(name="load", cache_policy=NO_CACHE, persist_result=False)
 def load_task(
     workspace: Workspace, data: Validated, source: str, fingerprint: str | None = None
 ) -> SyncReport:
     return load_stage(workspace, data, source, fingerprint)
-
-
-def bulk(value: Any) -> Any:
-    """`value` wrapped so that Prefect passes it to a task without walking it.
-
-    Prefect visits every task argument, recursively, looking for futures: 10,000 rows cost it
-    seconds per task (issue 11). A quoted argument reaches the task as the plain value.
-    """
-    return quote(value)
 
 
 # An artifact is for a person to read in the UI: the first rows and the counts, never a
@@ -95,7 +84,7 @@ def publish_rejects(workspace: Workspace, report: SyncReport) -> None:
         )
 
 
-@flow(name="sync-contacts", flow_run_name=run_name, log_prints=True)
+@flow(name="sync-contacts", flow_run_name=run_name, log_prints=True, persist_result=False)
 def sync_contacts(
     workspace: str | None = None, source: str | None = None, skip_unchanged: bool = False
 ) -> SyncReport:
@@ -108,7 +97,7 @@ def sync_contacts(
     if unchanged is not None:
         get_run_logger().info("%s is as the last sync read it: nothing to load", resolved)
         publish_rejects(ws, unchanged)
-        return unchanged
+        return unwalked(unchanged)
     tables = read_task(resolved, ws)
     data = validate_task(bulk(tables), ws)
     report = load_task(ws, bulk(data), resolved, fingerprint)
@@ -121,4 +110,4 @@ def sync_contacts(
         c.prospects,
         c.rejected,
     )
-    return report
+    return unwalked(report)  # the rejects as Rows: Prefect walks a flow's return value
