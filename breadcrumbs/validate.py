@@ -274,7 +274,9 @@ class _Contacts:
             return None
         if len(named) > 1:
             key = (name, folded, len(named))
-            ambiguous = AmbiguousName(name, [self.by_id[i] for i in named], self._ambiguous.get(key))
+            ambiguous = AmbiguousName(
+                name, [self.by_id[i] for i in named], self._ambiguous.get(key)
+            )
             self._ambiguous[key] = ambiguous.reason()
             raise ambiguous
         return named[0]

@@ -198,8 +198,7 @@ def parse_csv_text(text: str, name: str, file: str) -> RawTable:
     reader = csv.reader(itertools.chain(lines, [_END_OF_FILE + "\n"]), delimiter=delimiter)
     records: list[list[Cell]] = []
     try:
-        for record in reader:
-            records.append(list(record))
+        records.extend(reader)  # the csv module gives each record as a new list
     except csv.Error as exc:
         raise SourceError(f"{file}: not a readable CSV file ({exc})") from None
     last = records.pop()
@@ -232,10 +231,18 @@ def raw_from_records(records: Sequence[Sequence[Cell]], name: str, file: str) ->
     rows = []
     for index in range(header_index + 1, len(records)):
         cells = list(records[index])
-        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+        if _blank(cells):
             continue
         rows.append((index + 1, cells))
     return RawTable(name, file, header_index + 1, header, rows)
+
+
+def _blank(cells: list[Cell]) -> bool:
+    """Every cell empty or only spaces (a row to skip)."""
+    try:
+        return not "".join(cells).strip()  # type: ignore[arg-type]  # a CSV row: all text
+    except TypeError:  # a workbook's row: numbers, dates, None
+        return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
 
 
 def _example_columns(name: str) -> list[str]:
@@ -291,10 +298,12 @@ def understand(raw: RawTable) -> Table:
             f"{raw.file}: no email and no name column (headers: {', '.join(raw.header)})"
         )
     rows = []
+    columns = list(mapping.columns.items())
     for number, cells in raw.rows:
         row: dict[str, Cell] = {}
-        for index, column in mapping.columns.items():
-            value = cells[index] if index < len(cells) else None
+        width = len(cells)
+        for index, column in columns:
+            value = cells[index] if index < width else None
             if isinstance(value, str):
                 value = value.strip()
                 if not value:

@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import duckdb
@@ -204,12 +205,28 @@ def insert_columns(
     """
     if not rows:
         return
+    insert_lists(con, table, columns, [list(col) for col in zip(*rows, strict=True)])
+
+
+def insert_lists(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    data: Sequence[list[Any]],
+) -> None:
+    """insert_columns with the columns already apart: one list per column, equally long."""
+    if not data or not data[0]:
+        return
     names = ", ".join(f'"{name}"' for name, _ in columns)
     unnests = ", ".join(
         f'unnest(${i}::{kind}[]) AS "{name}"' for i, (name, kind) in enumerate(columns, 1)
     )
-    data = [list(col) for col in zip(*rows, strict=True)]
-    con.execute(f"INSERT INTO {table} ({names}) SELECT {unnests}", data)
+    con.execute(f"INSERT INTO {table} ({names}) SELECT {unnests}", list(data))
+
+
+def _columns(records: Sequence[object], columns: Sequence[tuple[str, str]]) -> list[list[Any]]:
+    """One list per column, read off the records' attributes of the same names."""
+    return [list(map(attrgetter(name), records)) for name, _ in columns]
 
 
 CONTACT_COLUMNS = [
@@ -279,76 +296,15 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
         pending = identity.resolve_identities(con, data)
         for table in ("contacts", "interactions", "referrals", "prospects", "rejects"):
             _empty(con, table)
-        insert_columns(
-            con,
-            "contacts",
-            CONTACT_COLUMNS,
-            [
-                (
-                    c.contact_id,
-                    c.email,
-                    c.name,
-                    c.first_name,
-                    c.company,
-                    c.title,
-                    c.relationship,
-                    c.phone,
-                    c.notes,
-                    c.linkedin,
-                    c.connected_on,
-                    c.opt_out,
-                    c.mailable,
-                    c.unmailable_reason,
-                    c.source_file,
-                    c.source_row,
-                )
-                for c in data.contacts
-            ],
-        )
-        insert_columns(
+        insert_lists(con, "contacts", CONTACT_COLUMNS, _columns(data.contacts, CONTACT_COLUMNS))
+        insert_lists(
             con,
             "interactions",
             INTERACTION_COLUMNS,
-            [
-                (
-                    i.interaction_id,
-                    i.contact_id,
-                    i.date,
-                    i.kind,
-                    i.topic,
-                    i.notes,
-                    i.source_file,
-                    i.source_row,
-                    i.time,
-                )
-                for i in data.interactions
-            ],
+            _columns(data.interactions, INTERACTION_COLUMNS),
         )
-        insert_columns(
-            con,
-            "referrals",
-            REFERRAL_COLUMNS,
-            [(r.referrer_id, r.referred_id, r.interaction_id, r.seq) for r in data.referrals],
-        )
-        insert_columns(
-            con,
-            "prospects",
-            PROSPECT_COLUMNS,
-            [
-                (
-                    p.prospect_id,
-                    p.company,
-                    p.role,
-                    p.stage,
-                    p.referral_wanted,
-                    p.share,
-                    p.notes,
-                    p.source_file,
-                    p.source_row,
-                )
-                for p in data.prospects
-            ],
-        )
+        insert_lists(con, "referrals", REFERRAL_COLUMNS, _columns(data.referrals, REFERRAL_COLUMNS))
+        insert_lists(con, "prospects", PROSPECT_COLUMNS, _columns(data.prospects, PROSPECT_COLUMNS))
         insert_columns(
             con,
             "rejects",
