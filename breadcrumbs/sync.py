@@ -176,4 +176,5 @@ def run_sync(
             return unchanged
     tables = read_stage(resolved, sheet_reader or sheet_reader_for(workspace))
     data = validate_stage(tables, profile)
+    del tables  # the rows as read: the records hold what is loaded (peak memory, issue 11)
     return load_stage(workspace, data, resolved, fingerprint)

@@ -8,10 +8,9 @@ nothing but the shape of the file; validate.py judges the values.
 from __future__ import annotations
 
 import csv
-import io
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -70,7 +69,9 @@ def sheet_id_of(source: str) -> str | None:
 def read_source(source: str, sheet_reader: SheetReader | None = None) -> list[Table]:
     """Read every table a source holds; raise SourceError if it cannot be read at all."""
     raw = _read_raw(source, sheet_reader)
-    tables = [understand(t) for t in raw]
+    tables = []
+    while raw:  # each raw table let go once understood: the two are never all held at once
+        tables.append(understand(raw.pop(0)))
     if not any(t.name == "contacts" for t in tables):
         raise SourceError(f"{source}: no contacts found (expected a contacts sheet or CSV)")
     # A contacts sheet with a header and no people is an empty source (issue 2): loading it
@@ -194,8 +195,9 @@ def parse_csv_text(text: str, name: str, file: str) -> RawTable:
     # for one pasted essay in a notes cell; 64 MiB still bounds a runaway quote.
     csv.field_size_limit(64 * 1024 * 1024)
     # Replace NULs: the csv module refuses them, and they can never be part of a good value.
-    lines = io.StringIO(text.replace("\x00", "\ufffd"), newline="")
-    reader = csv.reader(itertools.chain(lines, [_END_OF_FILE + "\n"]), delimiter=delimiter)
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    reader = csv.reader(itertools.chain(_lines(text), [_END_OF_FILE + "\n"]), delimiter=delimiter)
     records: list[list[Cell]] = []
     try:
         records.extend(reader)  # the csv module gives each record as a new list
@@ -219,6 +221,17 @@ def parse_csv_text(text: str, name: str, file: str) -> RawTable:
     return raw
 
 
+# A line as io.StringIO(newline="") gives it: up to and with its \n, \r or \r\n, or the rest.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines, one at a time: a StringIO holds a second copy of the whole file at
+    four bytes a character (a million-row sheet: several hundred MiB for nothing)."""
+    for match in _LINE.finditer(text):
+        yield match.group()
+
+
 def raw_from_records(records: Sequence[Sequence[Cell]], name: str, file: str) -> RawTable:
     """Find the header (past a preamble such as LinkedIn's "Notes:") and number the rows."""
     header_index = find_header_row(records, name)
@@ -230,7 +243,8 @@ def raw_from_records(records: Sequence[Sequence[Cell]], name: str, file: str) ->
     header = [str(c).strip() if c is not None else "" for c in records[header_index]]
     rows = []
     for index in range(header_index + 1, len(records)):
-        cells = list(records[index])
+        record = records[index]
+        cells = record if isinstance(record, list) else list(record)
         if _blank(cells):
             continue
         rows.append((index + 1, cells))
