@@ -313,6 +313,9 @@ def understand(raw: RawTable) -> Table:
         )
     rows = []
     columns = list(mapping.columns.items())
+    # One string per distinct short value: a sheet repeats its dates, kinds and people on
+    # every row, and a million rows kept each copy (peak memory, issue 11).
+    same: dict[str, str] = {}
     for number, cells in raw.rows:
         row: dict[str, Cell] = {}
         width = len(cells)
@@ -322,6 +325,8 @@ def understand(raw: RawTable) -> Table:
                 value = value.strip()
                 if not value:
                     continue
+                if len(value) <= 64:
+                    value = same.setdefault(value, value)
             if value is None:
                 continue
             if column in row:  # a fallback column (E-mail 2) fills only what is empty
