@@ -274,11 +274,12 @@ class _Contacts:
             return None
         if len(named) > 1:
             key = (name, folded, len(named))
-            ambiguous = AmbiguousName(
-                name, [self.by_id[i] for i in named], self._ambiguous.get(key)
-            )
-            self._ambiguous[key] = ambiguous.reason()
-            raise ambiguous
+            contacts = [self.by_id[i] for i in named]
+            text = self._ambiguous.get(key)
+            if text is None:
+                text = self._ambiguous[key] = AmbiguousName(name, contacts).reason()
+            # Raised as made, never held in a local: no frame-traceback cycle per row.
+            raise AmbiguousName(name, contacts, text)
         return named[0]
 
 
