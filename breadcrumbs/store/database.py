@@ -224,9 +224,23 @@ def insert_lists(
     con.execute(f"INSERT INTO {table} ({names}) SELECT {unnests}", list(data))
 
 
-def _columns(records: Sequence[object], columns: Sequence[tuple[str, str]]) -> list[list[Any]]:
-    """One list per column, read off the records' attributes of the same names."""
-    return [list(map(attrgetter(name), records)) for name, _ in columns]
+# Rows per INSERT of records: DuckDB turns each list parameter into values of its own
+# before inserting, so a million rows in one statement held a second copy of the sheet
+# (peak memory, issue 11); this many keep that copy small at the same speed.
+CHUNK = 50_000
+
+
+def insert_records(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    records: Sequence[object],
+) -> None:
+    """Insert records whose attributes are named as the columns, a chunk at a time."""
+    getters = [attrgetter(name) for name, _ in columns]
+    for start in range(0, len(records), CHUNK):
+        chunk = records[start : start + CHUNK]
+        insert_lists(con, table, columns, [list(map(get, chunk)) for get in getters])
 
 
 CONTACT_COLUMNS = [
@@ -296,24 +310,20 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
         pending = identity.resolve_identities(con, data)
         for table in ("contacts", "interactions", "referrals", "prospects", "rejects"):
             _empty(con, table)
-        insert_lists(con, "contacts", CONTACT_COLUMNS, _columns(data.contacts, CONTACT_COLUMNS))
-        insert_lists(
-            con,
-            "interactions",
-            INTERACTION_COLUMNS,
-            _columns(data.interactions, INTERACTION_COLUMNS),
-        )
-        insert_lists(con, "referrals", REFERRAL_COLUMNS, _columns(data.referrals, REFERRAL_COLUMNS))
-        insert_lists(con, "prospects", PROSPECT_COLUMNS, _columns(data.prospects, PROSPECT_COLUMNS))
-        insert_columns(
-            con,
-            "rejects",
-            REJECT_COLUMNS,
-            [
-                (sync_id, r.file, r.row, r.column, r.value[:500], r.reason, r.severity)
-                for r in data.rejects
-            ],
-        )
+        insert_records(con, "contacts", CONTACT_COLUMNS, data.contacts)
+        insert_records(con, "interactions", INTERACTION_COLUMNS, data.interactions)
+        insert_records(con, "referrals", REFERRAL_COLUMNS, data.referrals)
+        insert_records(con, "prospects", PROSPECT_COLUMNS, data.prospects)
+        for start in range(0, len(data.rejects), CHUNK):
+            insert_columns(
+                con,
+                "rejects",
+                REJECT_COLUMNS,
+                [
+                    (sync_id, r.file, r.row, r.column, r.value[:500], r.reason, r.severity)
+                    for r in data.rejects[start : start + CHUNK]
+                ],
+            )
         # An opt-out seen once in the sheet is kept by the store: deleting the cell later, or
         # syncing an older copy of the sheet, must never start emails again.
         con.execute(
