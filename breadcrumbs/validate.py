@@ -251,8 +251,9 @@ class _Contacts:
         self.by_id: dict[str, Contact] = {}
         self.by_email: dict[str, str] = {}
         self.by_name: dict[str, list[str]] = {}
-        # An ambiguous name's reason, by name and how many share it (by_name only grows).
-        self._ambiguous: dict[tuple[str, str, int], str] = {}
+        # An ambiguous name's contacts and reason, by name and how many share it (by_name
+        # only grows, so the count says which).
+        self._ambiguous: dict[tuple[str, str, int], tuple[list[Contact], str]] = {}
 
     def add(self, contact: Contact) -> None:
         self.by_id[contact.contact_id] = contact
@@ -274,12 +275,12 @@ class _Contacts:
             return None
         if len(named) > 1:
             key = (name, folded, len(named))
-            contacts = [self.by_id[i] for i in named]
-            text = self._ambiguous.get(key)
-            if text is None:
-                text = self._ambiguous[key] = AmbiguousName(name, contacts).reason()
+            known = self._ambiguous.get(key)
+            if known is None:
+                contacts = [self.by_id[i] for i in named]
+                known = self._ambiguous[key] = (contacts, AmbiguousName(name, contacts).reason())
             # Raised as made, never held in a local: no frame-traceback cycle per row.
-            raise AmbiguousName(name, contacts, text)
+            raise AmbiguousName(name, known[0], known[1])
         return named[0]
 
 

@@ -198,7 +198,7 @@ def parse_csv_text(text: str, name: str, file: str) -> RawTable:
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
     reader = csv.reader(itertools.chain(_lines(text), [_END_OF_FILE + "\n"]), delimiter=delimiter)
-    records: list[list[Cell]] = []
+    records: list[list[str]] = []
     try:
         records.extend(reader)  # the csv module gives each record as a new list
     except csv.Error as exc:
