@@ -234,7 +234,7 @@ class AmbiguousName(Exception):
         )
 
 
-@lru_cache(maxsize=1 << 18)
+@lru_cache(maxsize=1 << 20)  # a million-row sheet names about 270,000 distinct people
 def _reference(reference: str) -> tuple[str | None, str, str]:
     """What a contact cell names: the lower-cased address if it has one, the folded name and
     the name as written. The same cell recurs on many rows of a sheet: parsed once."""
@@ -300,6 +300,7 @@ def validate(tables: list[Table], slash_dates: str = "month-first") -> Validated
         elif table.name == "prospects":
             _prospects(table, out)
     out.contacts = list(people.by_id.values())
+    _reference.cache_clear()  # this sheet's cells: no use to the next sync, and large
     return out
 
 
