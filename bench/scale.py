@@ -125,7 +125,7 @@ def case(
         )
     )
     # CPU seconds beside the wall: the machine is shared, and a ratio of CPU is steadier.
-    for label, measured, base in (("first sync", first, floor), ("re-sync", again, floor2)):
+    for label, measured, under in (("first sync", first, floor), ("re-sync", again, floor2)):
         results.add(
             Figure(
                 "scale",
@@ -133,7 +133,7 @@ def case(
                 measured.cpu,
                 "s",
                 "read_csv's CPU seconds",
-                base.cpu,
+                under.cpu,
             )
         )
     for label, measured in (("first sync", first), ("re-sync", again)):
