@@ -117,3 +117,24 @@ def test_an_ambiguous_name_names_everyone_who_shares_it_each_time(tmp_path: Path
         "ambiguous name: 2 contacts are named 'sam  lee': a@example.com (contacts.csv row 2), "
         "b@example.com (contacts.csv row 3); write the email to say which",
     ]
+
+
+def test_a_stage_that_fails_leaves_garbage_collection_as_it_found_it(tmp_path: Path) -> None:
+    import gc
+
+    import pytest
+
+    from breadcrumbs.errors import SourceError
+    from breadcrumbs.sync import bulk, read_stage
+
+    assert gc.isenabled()
+    with pytest.raises(SourceError):
+        read_stage(str(tmp_path / "no such folder"))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with bulk():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
