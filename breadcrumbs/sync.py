@@ -6,8 +6,11 @@ a task, and the CLI can run them directly when no Prefect server is about.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,19 +85,38 @@ def sheet_reader_for(workspace: Workspace) -> SheetReader:
     return read
 
 
+@contextmanager
+def bulk() -> Iterator[None]:
+    """No cyclic garbage collection while a stage builds its rows (issue 11).
+
+    A million-row sheet is millions of lists, dicts and records, none in a reference
+    cycle, and each collection walked all of them again: a quarter of the sync's CPU at
+    200,000 rows. Reference counting still frees everything; collections resume after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def read_stage(source: str, sheet_reader: SheetReader | None = None) -> list[Table]:
-    return read_source(source, sheet_reader)
+    with bulk():
+        return read_source(source, sheet_reader)
 
 
 def validate_stage(tables: list[Table], profile: Profile) -> Validated:
-    return validate(tables, profile.source.slash_dates)
+    with bulk():
+        return validate(tables, profile.source.slash_dates)
 
 
 def load_stage(
     workspace: Workspace, data: Validated, source: str, fingerprint: str | None = None
 ) -> SyncReport:
     """Load, and remember the fingerprint of what was read (none: the next sync reads again)."""
-    with open_store(workspace) as con:
+    with open_store(workspace) as con, bulk():
         counts = load(con, data, source)
         set_meta(con, FINGERPRINT, fingerprint or "")
     return SyncReport(source, counts, data.rejects)
@@ -176,4 +198,5 @@ def run_sync(
             return unchanged
     tables = read_stage(resolved, sheet_reader or sheet_reader_for(workspace))
     data = validate_stage(tables, profile)
+    del tables  # the rows as read: the records hold what is loaded (peak memory, issue 11)
     return load_stage(workspace, data, resolved, fingerprint)

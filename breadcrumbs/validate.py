@@ -125,7 +125,7 @@ class Validated:
     created: int = 0  # contacts created because someone referred them
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1 << 18)
 def fold_name(name: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
@@ -190,6 +190,8 @@ def parse_bool(value: Cell) -> bool | None:
 
 
 def _text(value: Cell) -> str:
+    if type(value) is str:  # nearly every cell: the rest below
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -210,12 +212,18 @@ def interaction_id_of(contact_id: str, when: date, kind: str) -> str:
 class AmbiguousName(Exception):
     """A conversation or referral names someone by a name that several contacts share."""
 
-    def __init__(self, name: str, contacts: list[Contact]) -> None:
+    def __init__(self, name: str, contacts: list[Contact], text: str | None = None) -> None:
         super().__init__(name)
         self.name = name
         self.contacts = contacts
+        self._text = text
 
     def reason(self) -> str:
+        if self._text is None:
+            self._text = self._reason()
+        return self._text
+
+    def _reason(self) -> str:
         which = ", ".join(
             f"{c.email or 'one with no email'} ({c.source_file} row {c.source_row})"
             for c in self.contacts
@@ -226,6 +234,16 @@ class AmbiguousName(Exception):
         )
 
 
+@lru_cache(maxsize=1 << 20)  # a million-row sheet names about 270,000 distinct people
+def _reference(reference: str) -> tuple[str | None, str, str]:
+    """What a contact cell names: the lower-cased address if it has one, the folded name and
+    the name as written. The same cell recurs on many rows of a sheet: parsed once."""
+    display, address = parseaddr(reference) if "<" in reference else ("", reference)
+    name = display or reference
+    email = address.strip().lower() if "@" in address else None
+    return email, fold_name(name), name.strip()
+
+
 class _Contacts:
     """Contacts by identity, with the look-ups that resolve a referral or a conversation."""
 
@@ -233,6 +251,9 @@ class _Contacts:
         self.by_id: dict[str, Contact] = {}
         self.by_email: dict[str, str] = {}
         self.by_name: dict[str, list[str]] = {}
+        # An ambiguous name's contacts and reason, by name and how many share it (by_name
+        # only grows, so the count says which).
+        self._ambiguous: dict[tuple[str, str, int], tuple[list[Contact], str]] = {}
 
     def add(self, contact: Contact) -> None:
         self.by_id[contact.contact_id] = contact
@@ -244,16 +265,23 @@ class _Contacts:
     def find(self, reference: str) -> str | None:
         """The contact a cell names, None if nobody; AmbiguousName if a name is shared
         (issue #8: it went silently to the first contact of that name)."""
-        display, address = parseaddr(reference) if "<" in reference else ("", reference)
-        if "@" in address:
-            found = self.by_email.get(address.strip().lower())
+        email, folded, name = _reference(reference)
+        if email is not None:
+            found = self.by_email.get(email)
             if found:
                 return found
-        name = display or reference
-        named = self.by_name.get(fold_name(name), [])
+        named = self.by_name.get(folded)
+        if not named:
+            return None
         if len(named) > 1:
-            raise AmbiguousName(name.strip(), [self.by_id[i] for i in named])
-        return named[0] if named else None
+            key = (name, folded, len(named))
+            known = self._ambiguous.get(key)
+            if known is None:
+                contacts = [self.by_id[i] for i in named]
+                known = self._ambiguous[key] = (contacts, AmbiguousName(name, contacts).reason())
+            # Raised as made, never held in a local: no frame-traceback cycle per row.
+            raise AmbiguousName(name, known[0], known[1])
+        return named[0]
 
 
 def validate(tables: list[Table], slash_dates: str = "month-first") -> Validated:
@@ -272,6 +300,7 @@ def validate(tables: list[Table], slash_dates: str = "month-first") -> Validated
         elif table.name == "prospects":
             _prospects(table, out)
     out.contacts = list(people.by_id.values())
+    _reference.cache_clear()  # this sheet's cells: no use to the next sync, and large
     return out
 
 
@@ -351,7 +380,7 @@ def _contacts(table: Table, out: Validated, people: _Contacts) -> None:
         if row.get("connected_on") is not None:
             # Only informative (LinkedIn's "Connected On"): never worth a reject.
             with contextlib.suppress(ValueError):
-                connected_on = parse_date(row["connected_on"])
+                connected_on = _parse_date(row["connected_on"], "month-first")
         relationship = _text(row.get("relationship"))
         if table.export == "google":
             relationship = _labels(relationship)
@@ -502,6 +531,28 @@ def _resolve_referred_by(out: Validated, people: _Contacts) -> None:
             out.referrals.append(Referral(referrer, contact.contact_id, None, len(out.referrals)))
 
 
+_REFERRAL_SPLIT = re.compile(r"[;\n]")
+
+
+@lru_cache(maxsize=1 << 16)
+def _date_text(text: str, slash_dates: str) -> date | str:
+    """A date cell's text read once per distinct text: the date, or why it is unreadable."""
+    try:
+        return parse_date(text, slash_dates)
+    except ValueError as exc:
+        return str(exc)
+
+
+def _parse_date(value: Cell, slash_dates: str) -> date:
+    """parse_date, remembered for text cells (a sheet repeats its dates many times over)."""
+    if type(value) is not str:
+        return parse_date(value, slash_dates)
+    read = _date_text(value, slash_dates)
+    if isinstance(read, str):
+        raise ValueError(read)
+    return read
+
+
 def _interactions(table: Table, out: Validated, people: _Contacts, slash_dates: str) -> None:
     seen: dict[str, Interaction] = {}
     waiting: list[tuple[int, dict[str, Cell]]] = []
@@ -549,7 +600,7 @@ def _interaction(
         return last_try
     raw_date = row.get("date")
     try:
-        when = parse_date(raw_date, slash_dates)
+        when = _parse_date(raw_date, slash_dates)
     except ValueError as exc:
         out.rejects.append(
             Reject(file, number, "date", _text(raw_date), f"unparseable date: {exc}", "row")
@@ -557,7 +608,8 @@ def _interaction(
         return True
     kind = fold_name(_text(row.get("kind"))) or "conversation"
     interaction_id = interaction_id_of(contact_id, when, kind)
-    cells = [c.strip() for c in re.split(r"[;\n]", _text(row.get("referrals"))) if c.strip()]
+    referrals = _text(row.get("referrals"))
+    cells = [c.strip() for c in _REFERRAL_SPLIT.split(referrals) if c.strip()] if referrals else []
     interaction = seen.get(interaction_id)
     if interaction is not None:
         out.merged += 1  # the same conversation entered twice: one thank-you, all referrals

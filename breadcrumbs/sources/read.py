@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import gc
-import io
 import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -72,7 +71,9 @@ def sheet_id_of(source: str) -> str | None:
 def read_source(source: str, sheet_reader: SheetReader | None = None) -> list[Table]:
     """Read every table a source holds; raise SourceError if it cannot be read at all."""
     raw = _read_raw(source, sheet_reader)
-    tables = [understand(t) for t in raw]
+    tables = []
+    while raw:  # each raw table let go once understood: the two are never all held at once
+        tables.append(understand(raw.pop(0)))
     if not any(t.name == "contacts" for t in tables):
         raise SourceError(f"{source}: no contacts found (expected a contacts sheet or CSV)")
     # A contacts sheet with a header and no people is an empty source (issue 2): loading it
@@ -196,12 +197,12 @@ def parse_csv_text(text: str, name: str, file: str) -> RawTable:
     # for one pasted essay in a notes cell; 64 MiB still bounds a runaway quote.
     csv.field_size_limit(64 * 1024 * 1024)
     # Replace NULs: the csv module refuses them, and they can never be part of a good value.
-    lines = io.StringIO(text.replace("\x00", "\ufffd"), newline="")
-    reader = csv.reader(itertools.chain(lines, [_END_OF_FILE + "\n"]), delimiter=delimiter)
-    records: list[list[Cell]] = []
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    reader = csv.reader(itertools.chain(_lines(text), [_END_OF_FILE + "\n"]), delimiter=delimiter)
+    records: list[list[str]] = []
     try:
-        for record in reader:
-            records.append(list(record))
+        records.extend(reader)  # the csv module gives each record as a new list
     except csv.Error as exc:
         raise SourceError(f"{file}: not a readable CSV file ({exc})") from None
     last = records.pop()
@@ -222,6 +223,17 @@ def parse_csv_text(text: str, name: str, file: str) -> RawTable:
     return raw
 
 
+# A line as io.StringIO(newline="") gives it: up to and with its \n, \r or \r\n, or the rest.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines, one at a time: a StringIO holds a second copy of the whole file at
+    four bytes a character (a million-row sheet: several hundred MiB for nothing)."""
+    for match in _LINE.finditer(text):
+        yield match.group()
+
+
 def raw_from_records(records: Sequence[Sequence[Cell]], name: str, file: str) -> RawTable:
     """Find the header (past a preamble such as LinkedIn's "Notes:") and number the rows."""
     header_index = find_header_row(records, name)
@@ -233,11 +245,20 @@ def raw_from_records(records: Sequence[Sequence[Cell]], name: str, file: str) ->
     header = [str(c).strip() if c is not None else "" for c in records[header_index]]
     rows = []
     for index in range(header_index + 1, len(records)):
-        cells = list(records[index])
-        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+        record = records[index]
+        cells = record if isinstance(record, list) else list(record)
+        if _blank(cells):
             continue
         rows.append((index + 1, cells))
     return RawTable(name, file, header_index + 1, header, rows)
+
+
+def _blank(cells: list[Cell]) -> bool:
+    """Every cell empty or only spaces (a row to skip)."""
+    try:
+        return not "".join(cells).strip()  # type: ignore[arg-type]  # a CSV row: all text
+    except TypeError:  # a workbook's row: numbers, dates, None
+        return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
 
 
 def _example_columns(name: str) -> list[str]:
@@ -385,14 +406,21 @@ def understand(raw: RawTable) -> Table:
             f"{raw.file}: no email and no name column (headers: {', '.join(raw.header)})"
         )
     rows = []
+    columns = list(mapping.columns.items())
+    # One string per distinct short value: a sheet repeats its dates, kinds and people on
+    # every row, and a million rows kept each copy (peak memory, issue 11).
+    same: dict[str, str] = {}
     for number, cells in raw.rows:
         row: dict[str, Cell] = {}
-        for index, column in mapping.columns.items():
-            value = cells[index] if index < len(cells) else None
+        width = len(cells)
+        for index, column in columns:
+            value = cells[index] if index < width else None
             if isinstance(value, str):
                 value = value.strip()
                 if not value:
                     continue
+                if len(value) <= 64:
+                    value = same.setdefault(value, value)
             if value is None:
                 continue
             if column in row:  # a fallback column (E-mail 2) fills only what is empty

@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import duckdb
@@ -204,12 +205,42 @@ def insert_columns(
     """
     if not rows:
         return
+    insert_lists(con, table, columns, [list(col) for col in zip(*rows, strict=True)])
+
+
+def insert_lists(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    data: Sequence[list[Any]],
+) -> None:
+    """insert_columns with the columns already apart: one list per column, equally long."""
+    if not data or not data[0]:
+        return
     names = ", ".join(f'"{name}"' for name, _ in columns)
     unnests = ", ".join(
         f'unnest(${i}::{kind}[]) AS "{name}"' for i, (name, kind) in enumerate(columns, 1)
     )
-    data = [list(col) for col in zip(*rows, strict=True)]
-    con.execute(f"INSERT INTO {table} ({names}) SELECT {unnests}", data)
+    con.execute(f"INSERT INTO {table} ({names}) SELECT {unnests}", list(data))
+
+
+# Rows per INSERT of records: DuckDB turns each list parameter into values of its own
+# before inserting, so a million rows in one statement held a second copy of the sheet
+# (peak memory, issue 11); this many keep that copy small at the same speed.
+CHUNK = 50_000
+
+
+def insert_records(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[tuple[str, str]],
+    records: Sequence[object],
+) -> None:
+    """Insert records whose attributes are named as the columns, a chunk at a time."""
+    getters = [attrgetter(name) for name, _ in columns]
+    for start in range(0, len(records), CHUNK):
+        chunk = records[start : start + CHUNK]
+        insert_lists(con, table, columns, [list(map(get, chunk)) for get in getters])
 
 
 CONTACT_COLUMNS = [
@@ -279,85 +310,20 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
         pending = identity.resolve_identities(con, data)
         for table in ("contacts", "interactions", "referrals", "prospects", "rejects"):
             _empty(con, table)
-        insert_columns(
-            con,
-            "contacts",
-            CONTACT_COLUMNS,
-            [
-                (
-                    c.contact_id,
-                    c.email,
-                    c.name,
-                    c.first_name,
-                    c.company,
-                    c.title,
-                    c.relationship,
-                    c.phone,
-                    c.notes,
-                    c.linkedin,
-                    c.connected_on,
-                    c.opt_out,
-                    c.mailable,
-                    c.unmailable_reason,
-                    c.source_file,
-                    c.source_row,
-                )
-                for c in data.contacts
-            ],
-        )
-        insert_columns(
-            con,
-            "interactions",
-            INTERACTION_COLUMNS,
-            [
-                (
-                    i.interaction_id,
-                    i.contact_id,
-                    i.date,
-                    i.kind,
-                    i.topic,
-                    i.notes,
-                    i.source_file,
-                    i.source_row,
-                    i.time,
-                )
-                for i in data.interactions
-            ],
-        )
-        insert_columns(
-            con,
-            "referrals",
-            REFERRAL_COLUMNS,
-            [(r.referrer_id, r.referred_id, r.interaction_id, r.seq) for r in data.referrals],
-        )
-        insert_columns(
-            con,
-            "prospects",
-            PROSPECT_COLUMNS,
-            [
-                (
-                    p.prospect_id,
-                    p.company,
-                    p.role,
-                    p.stage,
-                    p.referral_wanted,
-                    p.share,
-                    p.notes,
-                    p.source_file,
-                    p.source_row,
-                )
-                for p in data.prospects
-            ],
-        )
-        insert_columns(
-            con,
-            "rejects",
-            REJECT_COLUMNS,
-            [
-                (sync_id, r.file, r.row, r.column, r.value[:500], r.reason, r.severity)
-                for r in data.rejects
-            ],
-        )
+        insert_records(con, "contacts", CONTACT_COLUMNS, data.contacts)
+        insert_records(con, "interactions", INTERACTION_COLUMNS, data.interactions)
+        insert_records(con, "referrals", REFERRAL_COLUMNS, data.referrals)
+        insert_records(con, "prospects", PROSPECT_COLUMNS, data.prospects)
+        for start in range(0, len(data.rejects), CHUNK):
+            insert_columns(
+                con,
+                "rejects",
+                REJECT_COLUMNS,
+                [
+                    (sync_id, r.file, r.row, r.column, r.value[:500], r.reason, r.severity)
+                    for r in data.rejects[start : start + CHUNK]
+                ],
+            )
         # An opt-out seen once in the sheet is kept by the store: deleting the cell later, or
         # syncing an older copy of the sheet, must never start emails again.
         con.execute(
