@@ -26,38 +26,6 @@ from bench.measure import last_json, run
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = "2026-11-25"
 
-DETECT = """
-import json, resource, sys, time
-from pathlib import Path
-from breadcrumbs import clock
-from breadcrumbs.digest import detect_stage as monthly_stage
-from breadcrumbs.follow_up import cold_stage, detect_stage, load_checked_profile
-from breadcrumbs.settings import Workspace
-ws = Workspace(Path(sys.argv[1]))
-which = sys.argv[2]
-profile = load_checked_profile(ws)
-month = clock.today().isoformat()[:7]
-out, times = {}, {}
-start = time.perf_counter()
-if which in ("all", "follow-up"):
-    t = time.perf_counter()
-    found = detect_stage(ws, profile)
-    times["follow-up"] = time.perf_counter() - t
-    out.update(due=len(found.due), waiting=len(found.waiting))
-if which in ("all", "cold"):
-    t = time.perf_counter()
-    out["cold"] = len(cold_stage(ws, profile))
-    times["cold"] = time.perf_counter() - t
-if which in ("all", "monthly"):
-    t = time.perf_counter()
-    m = monthly_stage(ws, profile, month, record=False)
-    times["monthly"] = time.perf_counter() - t
-    out.update(monthly_due=len(m.due), monthly_waiting=len(m.waiting))
-out.update(seconds=time.perf_counter() - start, times=times,
-           peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-print(json.dumps(out))
-"""
-
 
 def env(code: Path = ROOT) -> dict[str, str]:
     """Today fixed, and the code to measure first on the path (another checkout's, for a
@@ -87,7 +55,7 @@ def measure(ws: Path, which: str, repeat: int, code: Path = ROOT) -> dict[str, o
     """Least of `repeat` fresh processes (wall and CPU seconds), and the highest peak."""
     best: dict[str, object] = {}
     for _ in range(repeat):
-        done = run([sys.executable, "-c", DETECT, str(ws), which], ws, env(code))
+        done = run([sys.executable, "-c", scale.DETECT, str(ws), which], ws, env(code))
         got = last_json(done.stdout)
         got["cpu"] = done.cpu
         print(got, flush=True)

@@ -143,45 +143,19 @@ WITH last_talk AS (
     -- The latest conversation on or before today: contact_facts' when it is not after
     -- today, else looked up again for the few people with a conversation dated later.
     SELECT contact_id, last_talk_on AS date,
-           {{{{'kind': last_kind, 'topic': last_topic}}}} AS talk
+           {{'kind': last_kind, 'topic': last_topic}} AS talk
     FROM contact_facts WHERE last_talk_on <= $today
     UNION ALL
     SELECT contact_id, max(date) AS date,
-           arg_max({{{{'kind': kind, 'topic': topic}}}}, (date, source_row)) AS talk
+           arg_max({{'kind': kind, 'topic': topic}}, (date, source_row)) AS talk
     FROM interactions WHERE date <= $today AND contact_id IN (
         SELECT contact_id FROM contact_facts WHERE last_talk_on > $today)
     GROUP BY contact_id),
-{_LAST_TOUCH},
--- The window's activity, each grouped once by the key a referral joins it on.
-talked AS (
-    SELECT contact_id, max(date) AS talked_on FROM {{talks}}
-    WHERE date BETWEEN $since AND $today GROUP BY contact_id),
-delivered AS (
-    SELECT contact_id, max(delivered_on) AS wrote_on FROM messages
-    WHERE state IN ('sent', 'written') AND delivered_on BETWEEN $since AND $today
-    GROUP BY contact_id),
-mailed AS (
-    SELECT email, max(touched_on) AS wrote_on FROM mailbox_touches
-    WHERE direction = 'out' AND touched_on BETWEEN $since AND $today GROUP BY email),
--- Each referral pair once (referral_pairs); only the pairs whose person was active count.
-referred AS (
-    SELECT p.referrer_id, p.name, p.seq, tk.talked_on,
-           greatest(d.wrote_on, ml.wrote_on) AS wrote_on
-    FROM referral_pairs p
-    LEFT JOIN talked tk ON tk.contact_id = p.referred_id
-    LEFT JOIN delivered d ON d.contact_id = p.referred_id
-    LEFT JOIN mailed ml ON ml.email = p.email
-    WHERE tk.talked_on IS NOT NULL OR greatest(d.wrote_on, ml.wrote_on) IS NOT NULL),
-came_of AS (
-    SELECT referrer_id,
-           list({{{{'name': name, 'talked_on': talked_on, 'wrote_on': wrote_on}}}} ORDER BY seq)
-             AS referred
-    FROM referred GROUP BY referrer_id)
+{_LAST_TOUCH}
 SELECT 'monthly:' || c.contact_id || ':' || $month AS key, {_CONTACT},
-       lt.date, lt.talk.kind, lt.talk.topic, t.last_touch, co.referred, m.state
+       lt.date, lt.talk.kind, lt.talk.topic, t.last_touch
 FROM contacts c JOIN last_talk lt USING (contact_id)
 LEFT JOIN last_touch t USING (contact_id)
-LEFT JOIN came_of co ON co.referrer_id = c.contact_id
 LEFT JOIN messages m ON m.key = 'monthly:' || c.contact_id || ':' || $month
 WHERE lower(coalesce(c.email, '')) <> lower($me)
   AND CASE $scope WHEN 'first' THEN m.key IS NULL
@@ -190,6 +164,35 @@ WHERE lower(coalesce(c.email, '')) <> lower($me)
   AND ($scope = 'any' OR NOT EXISTS (
       SELECT 1 FROM skips s WHERE s.key = 'monthly:' || c.contact_id || ':' || $month))
 ORDER BY c.source_row, c.contact_id
+"""
+
+# What came of each reader's referrals: the pairs (referral_pairs, one row each) whose person
+# was talked with or written to within the window, in the order they were referred, flat
+# rather than a list per reader (an ordered list aggregate and nested rows cost seconds at
+# 100,000 readers); the days already as ISO text, "" for none.
+REFERRED_SQL = """
+WITH talked AS (
+    SELECT contact_id, max(date) AS talked_on FROM {talks}
+    WHERE date BETWEEN $since AND $today GROUP BY contact_id),
+delivered AS (
+    SELECT contact_id, max(delivered_on) AS wrote_on FROM messages
+    WHERE state IN ('sent', 'written') AND delivered_on BETWEEN $since AND $today
+    GROUP BY contact_id),
+mailed AS (
+    SELECT email, max(touched_on) AS wrote_on FROM mailbox_touches
+    WHERE direction = 'out' AND touched_on BETWEEN $since AND $today GROUP BY email),
+referred AS (
+    SELECT p.referrer_id, p.name, p.seq, tk.talked_on,
+           greatest(d.wrote_on, ml.wrote_on) AS wrote_on
+    FROM referral_pairs p
+    LEFT JOIN talked tk ON tk.contact_id = p.referred_id
+    LEFT JOIN delivered d ON d.contact_id = p.referred_id
+    LEFT JOIN mailed ml ON ml.email = p.email
+    WHERE ($only IS NULL OR p.referrer_id = $only))
+SELECT referrer_id, name, coalesce(CAST(talked_on AS VARCHAR), ''),
+       coalesce(CAST(wrote_on AS VARCHAR), '')
+FROM referred WHERE talked_on IS NOT NULL OR wrote_on IS NOT NULL
+ORDER BY referrer_id, seq
 """
 
 COLD_SQL = f"""
@@ -311,8 +314,15 @@ def find_monthly_candidates(
         "only": only,
     }
     out, quiet = [], []
-    sql = MONTHLY_SQL.format(talks=derived.talks_from(con, params["since"]))
-    for r in con.execute(sql, params).fetchall():
+    talks = derived.talks_from(con, params["since"])
+    came_of: dict[str, list[tuple[str, str, str]]] = {}
+    referred_params = {k: params[k] for k in ("today", "since")}
+    referred_params["only"] = only if scope == "any" else None
+    for referrer, *fields in con.execute(
+        REFERRED_SQL.format(talks=talks), referred_params
+    ).fetchall():
+        came_of.setdefault(referrer, []).append(tuple(fields))  # type: ignore[arg-type]
+    for r in con.execute(MONTHLY_SQL, {k: params[k] for k in params if k != "since"}).fetchall():
         last_touch: date | None = r[15]
         due = Due(
             key=r[0],
@@ -323,9 +333,7 @@ def find_monthly_candidates(
             topic=r[14] or "",
             month=month,
             last_talked_on=r[12],
-            referred=tuple(
-                (f["name"], _iso(f["talked_on"]), _iso(f["wrote_on"])) for f in r[16] or ()
-            ),
+            referred=tuple(came_of.get(r[1], ())),
             reason=f"last talked on {r[12]}; last touch {last_touch}",
         )
         if scope == "first" and last_touch is not None and last_touch > quiet_since:
@@ -341,10 +349,6 @@ def find_monthly_candidates(
             continue
         out.append(_Candidate(due, r[7], r[8], r[9], r[10], r[11]))
     return out, quiet
-
-
-def _iso(day: date | None) -> str:
-    return day.isoformat() if day else ""
 
 
 def on_the_list(candidate: _Candidate) -> bool:

@@ -71,7 +71,7 @@ def add_the_database_own(con: duckdb.DuckDBPyConnection) -> None:
         "delivered_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         rows,
     )
-    for n, (iid, _, day) in enumerate(talks[200:260]):
+    for iid, _, day in talks[200:260]:
         con.execute(
             "INSERT INTO skips VALUES (?, ?, 'skip') ON CONFLICT DO NOTHING",
             [f"thank-you:{iid}", day],

@@ -32,26 +32,14 @@ import duckdb
 # and any thank-you window up to 60 days, run up to a month after the latest conversation.
 RECENT_DAYS = 90
 
-TABLES = """
-CREATE TABLE contact_facts (
-    contact_id VARCHAR PRIMARY KEY, talked BOOLEAN, last_talk_on DATE, last_kind VARCHAR,
-    last_topic VARCHAR, first_referrer_id VARCHAR);
-CREATE TABLE recent_talks (
-    interaction_id VARCHAR, contact_id VARCHAR, date DATE, kind VARCHAR, topic VARCHAR,
-    time TIME, source_row INTEGER, referrals VARCHAR[]);
-CREATE TABLE referral_pairs (
-    referrer_id VARCHAR, referred_id VARCHAR, name VARCHAR, email VARCHAR, seq INTEGER);
-CREATE TABLE derived_state (recent_talks_since DATE);
-"""
-
+# Each table is made again whole (CREATE OR REPLACE: one catalog change, undone with the rest
+# of the load by a rollback). Emptying it and inserting again made the commit rewrite a key
+# index row by row, as store/database.py's `_empty` says of the sheet tables.
 REFRESH = f"""
-DELETE FROM contact_facts;
-DELETE FROM recent_talks;
-DELETE FROM referral_pairs;
-DELETE FROM derived_state;
-INSERT INTO derived_state
-    SELECT coalesce(max(date) - {RECENT_DAYS}, DATE '0001-01-01') FROM interactions;
-INSERT INTO contact_facts
+CREATE OR REPLACE TABLE derived_state AS
+    SELECT coalesce(max(date) - {RECENT_DAYS}, DATE '0001-01-01') AS recent_talks_since
+    FROM interactions;
+CREATE OR REPLACE TABLE contact_facts AS
 WITH talks AS (
     SELECT contact_id, max(date) AS last_talk_on,
            arg_max({{'kind': kind, 'topic': topic}}, (date, source_row))
@@ -60,31 +48,29 @@ WITH talks AS (
 firsts AS (
     SELECT referred_id, arg_min(referrer_id, seq) AS referrer_id
     FROM referrals WHERE referrer_id <> referred_id GROUP BY referred_id)
-SELECT c.contact_id, t.contact_id IS NOT NULL, t.last_talk_on, t.talk.kind, t.talk.topic,
-       f.referrer_id
+SELECT c.contact_id, t.contact_id IS NOT NULL AS talked, t.last_talk_on,
+       t.talk.kind AS last_kind, t.talk.topic AS last_topic, f.referrer_id AS first_referrer_id
 FROM contacts c LEFT JOIN talks t USING (contact_id)
 LEFT JOIN firsts f ON f.referred_id = c.contact_id;
-INSERT INTO recent_talks
+CREATE OR REPLACE TABLE recent_talks AS
 WITH recent AS (
-    SELECT * FROM interactions
+    SELECT interaction_id, contact_id, date, kind, topic, time, source_row FROM interactions
     WHERE date >= (SELECT recent_talks_since FROM derived_state)),
 named AS (
     SELECT r.interaction_id, list(rc.name ORDER BY r.seq) AS referrals FROM referrals r
     JOIN contacts rc ON rc.contact_id = r.referred_id
     WHERE r.interaction_id IN (SELECT interaction_id FROM recent)
     GROUP BY r.interaction_id)
-SELECT i.interaction_id, i.contact_id, i.date, i.kind, i.topic, i.time, i.source_row,
-       n.referrals
-FROM recent i LEFT JOIN named n USING (interaction_id);
-INSERT INTO referral_pairs
-SELECT r.referrer_id, r.referred_id, rc.name, lower(rc.email), min(r.seq)
+SELECT i.*, n.referrals FROM recent i LEFT JOIN named n USING (interaction_id);
+CREATE OR REPLACE TABLE referral_pairs AS
+SELECT r.referrer_id, r.referred_id, rc.name, lower(rc.email) AS email, min(r.seq) AS seq
 FROM referrals r JOIN contacts rc ON rc.contact_id = r.referred_id
 WHERE r.referrer_id <> r.referred_id
 GROUP BY r.referrer_id, r.referred_id, rc.name, rc.email;
 """
 
-# The migration creates the tables and fills them from what an earlier sync loaded.
-MIGRATION = TABLES + REFRESH
+# The migration makes the tables from what an earlier sync loaded.
+MIGRATION = REFRESH
 
 
 def refresh(con: duckdb.DuckDBPyConnection) -> None:
