@@ -19,6 +19,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench import scale
 from bench.measure import last_json, run
@@ -51,9 +52,9 @@ def synced(folder: Path, contacts: int, conversations: int) -> Path:
     return ws
 
 
-def measure(ws: Path, which: str, repeat: int, code: Path = ROOT) -> dict[str, object]:
+def measure(ws: Path, which: str, repeat: int, code: Path = ROOT) -> dict[str, Any]:
     """Least of `repeat` fresh processes (wall and CPU seconds), and the highest peak."""
-    best: dict[str, object] = {}
+    best: dict[str, Any] = {}
     for _ in range(repeat):
         done = run([sys.executable, "-c", scale.DETECT, str(ws), which], ws, env(code))
         got = last_json(done.stdout)
@@ -62,7 +63,7 @@ def measure(ws: Path, which: str, repeat: int, code: Path = ROOT) -> dict[str, o
         if not best or got["seconds"] < best["seconds"]:
             best = {**got, "peak": max(got["peak"], best.get("peak", 0))}
         else:
-            best["peak"] = max(got["peak"], best["peak"])  # type: ignore[call-overload]
+            best["peak"] = max(got["peak"], best["peak"])
     return best
 
 

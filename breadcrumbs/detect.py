@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import duckdb
@@ -305,23 +307,27 @@ def find_monthly_candidates(
     """
     first = date.fromisoformat(f"{month}-01")
     quiet_since = today - timedelta(days=etiquette.quiet_days)
+    since = today - timedelta(days=ACTIVITY_DAYS)
     params = {
         "today": today,
-        "since": today - timedelta(days=ACTIVITY_DAYS),
+        "since": since,
         "month": month,
         "me": me,
         "scope": scope,
         "only": only,
     }
     out, quiet = [], []
-    talks = derived.talks_from(con, params["since"])
-    came_of: dict[str, list[tuple[str, str, str]]] = {}
+    talks = derived.talks_from(con, since)
     referred_params = {k: params[k] for k in ("today", "since")}
     referred_params["only"] = only if scope == "any" else None
-    for referrer, *fields in con.execute(
-        REFERRED_SQL.format(talks=talks), referred_params
-    ).fetchall():
-        came_of.setdefault(referrer, []).append(tuple(fields))  # type: ignore[arg-type]
+    # Rows come sorted by referrer, then by when each person was referred.
+    came_of = {
+        referrer: tuple((r[1], r[2], r[3]) for r in rows)
+        for referrer, rows in groupby(
+            con.execute(REFERRED_SQL.format(talks=talks), referred_params).fetchall(),
+            key=itemgetter(0),
+        )
+    }
     for r in con.execute(MONTHLY_SQL, {k: params[k] for k in params if k != "since"}).fetchall():
         last_touch: date | None = r[15]
         due = Due(
@@ -333,7 +339,7 @@ def find_monthly_candidates(
             topic=r[14] or "",
             month=month,
             last_talked_on=r[12],
-            referred=tuple(came_of.get(r[1], ())),
+            referred=came_of.get(r[1], ()),
             reason=f"last talked on {r[12]}; last touch {last_touch}",
         )
         if scope == "first" and last_touch is not None and last_touch > quiet_since:
