@@ -121,8 +121,8 @@ WHERE NOT f.talked
 ORDER BY c.contact_id
 """
 
-# A contact's last touch (the `last_touch` view's answer): their latest conversation from
-# contact_facts, emails delivered and mail seen read live.
+# A contact's last touch (the `last_touch` view's answer, store/identity.py's `touches`): their
+# latest conversation from contact_facts, emails delivered and mail seen read live.
 _LAST_TOUCH = """
 touched AS (
     SELECT contact_id, last_talk_on AS touched_on FROM contact_facts
@@ -131,8 +131,12 @@ touched AS (
     SELECT contact_id, coalesce(delivered_on, planned_on) FROM messages
     WHERE state IN ('sent', 'drafted', 'written')
     UNION ALL
-    SELECT c.contact_id, t.touched_on
-    FROM mailbox_touches t JOIN contacts c ON lower(c.email) = t.email),
+    -- Mail to or from any address a person has had (as the `touches` view has it).
+    SELECT a.contact_id, t.touched_on
+    FROM mailbox_touches t JOIN (
+        SELECT person_id AS contact_id, email FROM addresses
+        UNION SELECT contact_id, lower(email) FROM contacts WHERE email IS NOT NULL) a
+    ON a.email = t.email),
 last_touch AS (
     SELECT contact_id, max(touched_on) AS last_touch FROM touched GROUP BY contact_id)"""
 

@@ -89,6 +89,16 @@ def add_the_database_own(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(
             "INSERT INTO unmailable VALUES (?, 'bounced', ?) ON CONFLICT DO NOTHING", [email, TODAY]
         )
+    # Mail at an address a person had before: a touch of that person all the same.
+    for n, (cid, _) in enumerate(people[13::31]):
+        old_address = f"old{n}@example.org"
+        con.execute(
+            "INSERT INTO addresses VALUES (?, ?) ON CONFLICT DO NOTHING", [old_address, cid]
+        )
+        con.execute(
+            "INSERT INTO mailbox_touches VALUES (?, ?, ?, ?, 's', NULL)",
+            [f"old{n}", old_address, "in" if n % 2 else "out", TODAY - timedelta(days=n % 90)],
+        )
     for n, (_, email) in enumerate(people[3::29]):
         day = TODAY - timedelta(days=n % 50)
         local = datetime.combine(day, time(9 + n % 12)) if n % 3 else None
