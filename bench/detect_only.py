@@ -7,6 +7,7 @@ measures only detect on it, each run in a fresh process (its own peak RSS):
     python -m bench.detect_only .bench/detect-ws            # syncs once if the folder is new
     python -m bench.detect_only .bench/detect-ws --repeat 5 --list monthly
     python -m bench.detect_only .bench/detect-ws --code /work/main   # main's detect, same data
+    python -m bench.detect_only .bench/detect-ws --steps   # CPU seconds per query and list
 
 Every due list is what `follow-up` and `digest` wait for: thank-yous and intros (with the
 cap's count), the going-cold list, and the month's updates (the month's first run, nothing
@@ -26,6 +27,48 @@ from bench.measure import last_json, run
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = "2026-11-25"
+
+
+# CPU seconds of each step of every due list (least of 3), in one process: the queries
+# alone (execute and fetch), then each with the Python that builds its results.
+STEPS = """
+import sys, time
+from datetime import date, timedelta
+from pathlib import Path
+import duckdb
+from breadcrumbs import detect
+from breadcrumbs.profile import load_profile
+from breadcrumbs.settings import Workspace
+ws = Workspace(Path(sys.argv[1]))
+profile = load_profile(ws.profile_path)
+con = duckdb.connect(str(ws.db_path), read_only=True)
+today, et, me = date.fromisoformat(sys.argv[2]), profile.etiquette, profile.me.email
+month, since = sys.argv[2][:7], today - timedelta(days=detect.ACTIVITY_DAYS)
+thanks = detect.THANK_YOU_SQL.format(talks=detect._RECENT_TALKS)
+referred = detect.REFERRED_SQL.format(talks="recent_talks")
+monthly = {"today": today, "month": month, "me": me, "scope": "first", "only": None}
+steps = {
+    "thank-you query (execute+fetch)": lambda: con.execute(
+        thanks, {"today": today, "window": et.thank_you_days}).fetchall(),
+    "intro query (execute+fetch)": lambda: con.execute(detect.INTRO_SQL, {"me": me}).fetchall(),
+    "find_candidates (both + Due objects)": lambda: detect.find_candidates(con, today, et, me),
+    "cold query + Cold objects": lambda: detect.going_cold(con, today, et, me),
+    "monthly referred query (execute+fetch)": lambda: con.execute(
+        referred, {"today": today, "since": since, "only": None}).fetchall(),
+    "monthly query (execute+fetch)": lambda: con.execute(detect.MONTHLY_SQL, monthly).fetchall(),
+    "find_monthly_candidates (both + Due objects)": lambda: detect.find_monthly_candidates(
+        con, today, month, et, me, "first"),
+}
+for name, step in steps.items():
+    best = None
+    for _ in range(3):
+        cpu, wall = time.process_time(), time.perf_counter()
+        found = step()
+        took = (time.process_time() - cpu, time.perf_counter() - wall)
+        best = min(best or took, took)
+    rows = len(found[0]) + len(found[1]) if isinstance(found, tuple) else len(found)
+    print(f"{best[0]:6.2f} CPU-s {best[1]:6.2f} wall-s  {rows:>8,} rows  {name}")
+"""
 
 
 def env(code: Path = ROOT) -> dict[str, str]:
@@ -74,9 +117,14 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--code", type=Path, default=ROOT, help="checkout to measure")
+    parser.add_argument("--steps", action="store_true", help="CPU seconds per step instead")
     parser.add_argument("--list", default="all", choices=("all", "follow-up", "cold", "monthly"))
     args = parser.parse_args()
     ws = synced(args.folder.resolve(), args.contacts, args.conversations)
+    if args.steps:
+        done = run([sys.executable, "-c", STEPS, str(ws), TODAY], ws, env(args.code.resolve()))
+        print(done.stdout, end="")
+        return
     best = measure(ws, args.list, args.repeat, args.code.resolve())
     print(f"least of {args.repeat}: {best}")
 
