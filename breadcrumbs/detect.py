@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import duckdb
 
 from breadcrumbs.profile import Etiquette
 from breadcrumbs.records import Due
+from breadcrumbs.store import derived
 
 # The window a monthly update's activity and "what came of a referral" look back over.
 ACTIVITY_DAYS = 30
@@ -35,28 +38,42 @@ _CONTACT = f"""
             AND lower(m.email) = lower(c.email))) AS last_email_on
 """
 
+# The window's conversations with the names of the people each referred: from the derived
+# `recent_talks` when it covers the window (store/derived.py), else from every conversation.
+_RECENT_TALKS = """
+talks AS (
+    SELECT * FROM recent_talks WHERE date BETWEEN $today - $window AND $today)"""
+_ALL_TALKS = """
+talks AS (
+    SELECT i.interaction_id, i.contact_id, i.date, i.kind, i.topic, i.time, i.source_row,
+           n.referrals
+    FROM interactions i LEFT JOIN (
+        -- Only the window's conversations: naming every referral ever made costs more than
+        -- the rest of the query.
+        SELECT r.interaction_id, list(rc.name ORDER BY r.seq) AS referrals FROM referrals r
+        JOIN contacts rc ON rc.contact_id = r.referred_id
+        WHERE r.interaction_id IN (
+            SELECT interaction_id FROM interactions
+            WHERE date BETWEEN $today - $window AND $today)
+        GROUP BY r.interaction_id) n USING (interaction_id)
+    WHERE i.date BETWEEN $today - $window AND $today)"""
+
 # Each OR of two join keys is split in two (`NOT (a OR b)` = `NOT a AND NOT b`) so DuckDB
 # joins on equality by hash instead of testing every pair of rows.
 THANK_YOU_SQL = f"""
 WITH thanked AS (
-    -- Thank-yous already planned or sent; `orphan` when the row they thanked left the sheet.
+    -- Thank-yous already planned or sent; `orphan` when the row they thanked left the sheet
+    -- (the key names no conversation: looked up by id, not by building every key).
     SELECT contact_id, lower(email) AS email, for_date,
-           key NOT IN (SELECT 'thank-you:' || interaction_id FROM interactions) AS orphan
+           NOT (starts_with(key, 'thank-you:') AND EXISTS (
+               SELECT 1 FROM interactions x WHERE x.interaction_id = substr(key, 11)))
+             AS orphan
     FROM messages WHERE kind = 'thank-you' AND state <> 'failed'),
-named AS (
-    -- Only the window's conversations: naming every referral ever made costs more than
-    -- the rest of the query.
-    SELECT r.interaction_id, list(rc.name ORDER BY r.seq) AS referrals FROM referrals r
-    JOIN contacts rc ON rc.contact_id = r.referred_id
-    WHERE r.interaction_id IN (
-        SELECT interaction_id FROM interactions WHERE date BETWEEN $today - $window AND $today)
-    GROUP BY r.interaction_id)
+{{talks}}
 SELECT 'thank-you:' || i.interaction_id AS key, {_CONTACT},
-       i.date, i.kind, i.topic, n.referrals
-FROM interactions i JOIN contacts c USING (contact_id)
-LEFT JOIN named n ON n.interaction_id = i.interaction_id
-WHERE i.date BETWEEN $today - $window AND $today
-  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.key = 'thank-you:' || i.interaction_id)
+       i.date, i.kind, i.topic, i.referrals
+FROM talks i JOIN contacts c USING (contact_id)
+WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.key = 'thank-you:' || i.interaction_id)
   AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.key = 'thank-you:' || i.interaction_id)
   -- The same talk thanked under another key: a row whose date or kind was fixed after its
   -- thank-you went (the thanked row is gone from the sheet, its date within the window of
@@ -84,26 +101,44 @@ WHERE i.date BETWEEN $today - $window AND $today
 ORDER BY i.date DESC, i.source_row
 """
 
+# Who first referred each person, and whether they ever talked with you, are kept by the
+# sync (contact_facts): an intro groups no referral and scans no conversation.
 INTRO_SQL = f"""
-WITH first_referrer AS (
-    SELECT referred_id, arg_min(referrer_id, seq) AS referrer_id
-    FROM referrals WHERE referrer_id <> referred_id GROUP BY referred_id)
 SELECT 'intro:' || c.contact_id AS key, {_CONTACT},
        rr.name AS referrer_name, rr.first_name AS referrer_first_name,
        rr.company AS referrer_company
-FROM first_referrer f
-JOIN contacts c ON c.contact_id = f.referred_id
-JOIN contacts rr ON rr.contact_id = f.referrer_id
-WHERE lower(coalesce(c.email, '')) <> lower($me)
-  AND NOT EXISTS (SELECT 1 FROM interactions i WHERE i.contact_id = c.contact_id)
+FROM contact_facts f
+JOIN contacts c ON c.contact_id = f.contact_id
+JOIN contacts rr ON rr.contact_id = f.first_referrer_id
+WHERE NOT f.talked
+  AND lower(coalesce(c.email, '')) <> lower($me)
   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = c.contact_id)
   AND NOT EXISTS (SELECT 1 FROM messages m WHERE lower(m.email) = lower(c.email))
   AND NOT EXISTS (SELECT 1 FROM mailbox_touches t WHERE t.email = lower(c.email))
   AND NOT EXISTS (SELECT 1 FROM mailbox_touches t JOIN addresses a ON a.email = t.email
                   WHERE a.person_id = c.contact_id)
   AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.key = 'intro:' || c.contact_id)
-ORDER BY f.referred_id
+ORDER BY c.contact_id
 """
+
+# A contact's last touch (the `last_touch` view's answer, store/identity.py's `touches`): their
+# latest conversation from contact_facts, emails delivered and mail seen read live.
+_LAST_TOUCH = """
+touched AS (
+    SELECT contact_id, last_talk_on AS touched_on FROM contact_facts
+    WHERE last_talk_on IS NOT NULL
+    UNION ALL
+    SELECT contact_id, coalesce(delivered_on, planned_on) FROM messages
+    WHERE state IN ('sent', 'drafted', 'written')
+    UNION ALL
+    -- Mail to or from any address a person has had (as the `touches` view has it).
+    SELECT a.contact_id, t.touched_on
+    FROM mailbox_touches t JOIN (
+        SELECT person_id AS contact_id, email FROM addresses
+        UNION SELECT contact_id, lower(email) FROM contacts WHERE email IS NOT NULL) a
+    ON a.email = t.email),
+last_touch AS (
+    SELECT contact_id, max(touched_on) AS last_touch FROM touched GROUP BY contact_id)"""
 
 # Monthly updates (issue #9). $scope: 'first' = the month's first run (everyone with a
 # conversation and no row for the month yet), 'listed' = a later run (only those the first run
@@ -111,39 +146,22 @@ ORDER BY f.referred_id
 # when you talked with them, or wrote to them, within the activity window.
 MONTHLY_SQL = f"""
 WITH last_talk AS (
+    -- The latest conversation on or before today: contact_facts' when it is not after
+    -- today, else looked up again for the few people with a conversation dated later.
+    SELECT contact_id, last_talk_on AS date,
+           {{'kind': last_kind, 'topic': last_topic}} AS talk
+    FROM contact_facts WHERE last_talk_on <= $today
+    UNION ALL
     SELECT contact_id, max(date) AS date,
            arg_max({{'kind': kind, 'topic': topic}}, (date, source_row)) AS talk
-    FROM interactions WHERE date <= $today GROUP BY contact_id),
--- The window's activity, each grouped once by the key a referral joins it on.
-talked AS (
-    SELECT contact_id, max(date) AS talked_on FROM interactions
-    WHERE date BETWEEN $since AND $today GROUP BY contact_id),
-delivered AS (
-    SELECT contact_id, max(delivered_on) AS wrote_on FROM messages
-    WHERE state IN ('sent', 'written') AND delivered_on BETWEEN $since AND $today
+    FROM interactions WHERE date <= $today AND contact_id IN (
+        SELECT contact_id FROM contact_facts WHERE last_talk_on > $today)
     GROUP BY contact_id),
-mailed AS (
-    SELECT email, max(touched_on) AS wrote_on FROM mailbox_touches
-    WHERE direction = 'out' AND touched_on BETWEEN $since AND $today GROUP BY email),
-referred AS (
-    SELECT r.referrer_id, rc.name, min(r.seq) AS seq, any_value(tk.talked_on) AS talked_on,
-           greatest(any_value(d.wrote_on), any_value(ml.wrote_on)) AS wrote_on
-    FROM referrals r JOIN contacts rc ON rc.contact_id = r.referred_id
-    LEFT JOIN talked tk ON tk.contact_id = r.referred_id
-    LEFT JOIN delivered d ON d.contact_id = r.referred_id
-    LEFT JOIN mailed ml ON ml.email = lower(rc.email)
-    WHERE r.referrer_id <> r.referred_id
-    GROUP BY r.referrer_id, r.referred_id, rc.name, rc.email),
-came_of AS (
-    SELECT referrer_id,
-           list({{'name': name, 'talked_on': talked_on, 'wrote_on': wrote_on}} ORDER BY seq)
-             AS referred
-    FROM referred WHERE talked_on IS NOT NULL OR wrote_on IS NOT NULL GROUP BY referrer_id)
+{_LAST_TOUCH}
 SELECT 'monthly:' || c.contact_id || ':' || $month AS key, {_CONTACT},
-       lt.date, lt.talk.kind, lt.talk.topic, t.last_touch, co.referred, m.state
+       lt.date, lt.talk.kind, lt.talk.topic, t.last_touch
 FROM contacts c JOIN last_talk lt USING (contact_id)
 LEFT JOIN last_touch t USING (contact_id)
-LEFT JOIN came_of co ON co.referrer_id = c.contact_id
 LEFT JOIN messages m ON m.key = 'monthly:' || c.contact_id || ':' || $month
 WHERE lower(coalesce(c.email, '')) <> lower($me)
   AND CASE $scope WHEN 'first' THEN m.key IS NULL
@@ -154,7 +172,37 @@ WHERE lower(coalesce(c.email, '')) <> lower($me)
 ORDER BY c.source_row, c.contact_id
 """
 
-COLD_SQL = """
+# What came of each reader's referrals: the pairs (referral_pairs, one row each) whose person
+# was talked with or written to within the window, in the order they were referred, flat
+# rather than a list per reader (an ordered list aggregate and nested rows cost seconds at
+# 100,000 readers); the days already as ISO text, "" for none.
+REFERRED_SQL = """
+WITH talked AS (
+    SELECT contact_id, max(date) AS talked_on FROM {talks}
+    WHERE date BETWEEN $since AND $today GROUP BY contact_id),
+delivered AS (
+    SELECT contact_id, max(delivered_on) AS wrote_on FROM messages
+    WHERE state IN ('sent', 'written') AND delivered_on BETWEEN $since AND $today
+    GROUP BY contact_id),
+mailed AS (
+    SELECT email, max(touched_on) AS wrote_on FROM mailbox_touches
+    WHERE direction = 'out' AND touched_on BETWEEN $since AND $today GROUP BY email),
+referred AS (
+    SELECT p.referrer_id, p.name, p.seq, tk.talked_on,
+           greatest(d.wrote_on, ml.wrote_on) AS wrote_on
+    FROM referral_pairs p
+    LEFT JOIN talked tk ON tk.contact_id = p.referred_id
+    LEFT JOIN delivered d ON d.contact_id = p.referred_id
+    LEFT JOIN mailed ml ON ml.email = p.email
+    WHERE ($only IS NULL OR p.referrer_id = $only))
+SELECT referrer_id, name, coalesce(CAST(talked_on AS VARCHAR), ''),
+       coalesce(CAST(wrote_on AS VARCHAR), '')
+FROM referred WHERE talked_on IS NOT NULL OR wrote_on IS NOT NULL
+ORDER BY referrer_id, seq
+"""
+
+COLD_SQL = f"""
+WITH {_LAST_TOUCH}
 SELECT c.contact_id, c.name, c.email, c.phone, c.relationship, t.last_touch
 FROM contacts c LEFT JOIN last_touch t USING (contact_id)
 WHERE lower(coalesce(c.email, '')) <> lower($me)
@@ -215,7 +263,10 @@ def find_candidates(
 ) -> list[_Candidate]:
     """Every email the rules of its kind call for, before etiquette, thank-yous first."""
     out = []
-    cursor = con.execute(THANK_YOU_SQL, {"today": today, "window": etiquette.thank_you_days})
+    window = etiquette.thank_you_days
+    recent = derived.talks_from(con, today - timedelta(days=window)) == "recent_talks"
+    sql = THANK_YOU_SQL.format(talks=_RECENT_TALKS if recent else _ALL_TALKS)
+    cursor = con.execute(sql, {"today": today, "window": window})
     for r in cursor.fetchall():
         due = Due(
             key=r[0],
@@ -260,16 +311,28 @@ def find_monthly_candidates(
     """
     first = date.fromisoformat(f"{month}-01")
     quiet_since = today - timedelta(days=etiquette.quiet_days)
+    since = today - timedelta(days=ACTIVITY_DAYS)
     params = {
         "today": today,
-        "since": today - timedelta(days=ACTIVITY_DAYS),
+        "since": since,
         "month": month,
         "me": me,
         "scope": scope,
         "only": only,
     }
     out, quiet = [], []
-    for r in con.execute(MONTHLY_SQL, params).fetchall():
+    talks = derived.talks_from(con, since)
+    referred_params = {k: params[k] for k in ("today", "since")}
+    referred_params["only"] = only if scope == "any" else None
+    # Rows come sorted by referrer, then by when each person was referred.
+    came_of = {
+        referrer: tuple((r[1], r[2], r[3]) for r in rows)
+        for referrer, rows in groupby(
+            con.execute(REFERRED_SQL.format(talks=talks), referred_params).fetchall(),
+            key=itemgetter(0),
+        )
+    }
+    for r in con.execute(MONTHLY_SQL, {k: params[k] for k in params if k != "since"}).fetchall():
         last_touch: date | None = r[15]
         due = Due(
             key=r[0],
@@ -280,9 +343,7 @@ def find_monthly_candidates(
             topic=r[14] or "",
             month=month,
             last_talked_on=r[12],
-            referred=tuple(
-                (f["name"], _iso(f["talked_on"]), _iso(f["wrote_on"])) for f in r[16] or ()
-            ),
+            referred=came_of.get(r[1], ()),
             reason=f"last talked on {r[12]}; last touch {last_touch}",
         )
         if scope == "first" and last_touch is not None and last_touch > quiet_since:
@@ -298,10 +359,6 @@ def find_monthly_candidates(
             continue
         out.append(_Candidate(due, r[7], r[8], r[9], r[10], r[11]))
     return out, quiet
-
-
-def _iso(day: date | None) -> str:
-    return day.isoformat() if day else ""
 
 
 def on_the_list(candidate: _Candidate) -> bool:

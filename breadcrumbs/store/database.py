@@ -25,7 +25,7 @@ import duckdb
 from breadcrumbs import clock
 from breadcrumbs.errors import WorkspaceError
 from breadcrumbs.settings import Workspace
-from breadcrumbs.store import identity
+from breadcrumbs.store import derived, identity
 from breadcrumbs.validate import Validated
 
 MIGRATIONS: list[str] = [
@@ -96,6 +96,8 @@ MIGRATIONS: list[str] = [
     """,
     # 6: who is who: people and their addresses, kept across syncs (see identity.py).
     identity.MIGRATION,
+    # 7 (issue 11): what detect reads instead of every conversation, kept by each sync.
+    derived.MIGRATION,
 ]
 
 LOCK_WAIT_SECONDS = 120.0
@@ -332,6 +334,7 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
             [clock.today()],
         )
         identity.record_identities(con, pending)
+        derived.refresh(con)
         counts = SyncCounts(
             sync_id,
             len(data.contacts),

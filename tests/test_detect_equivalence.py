@@ -1,0 +1,188 @@
+"""Detect on the derived tables finds exactly what main's queries found (issue 11).
+
+tests/detect_reference.py is main's detect queries, verbatim. Here both run on the same
+synced generated network (bench/generate.py: merges, rejects, referral chains, people known
+by name only), with a ledger, skips, opt-outs, bounces and mailbox touches added, on days
+before, on and after the sync and far from it (where the derived window does not cover the
+day and detect reads every conversation), with narrow and wide windows, and again after a
+re-sync of an edited sheet: every list, candidate for candidate and in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bench import generate
+from breadcrumbs import detect
+from breadcrumbs.profile import Etiquette
+from breadcrumbs.settings import Workspace
+from breadcrumbs.store.database import open_store
+from breadcrumbs.sync import run_sync
+from breadcrumbs.workspace import init_workspace
+from tests import detect_reference as reference
+
+TODAY = generate.TODAY
+ME = "me@example.com"
+DAYS = [-400, -95, -31, -1, 0, 1, 31, 61, 400]
+ETIQUETTES = [
+    Etiquette(),
+    Etiquette(thank_you_days=60, quiet_days=0, cold_days=1),
+    Etiquette(thank_you_days=0, quiet_days=365, cold_days=400),
+]
+
+
+def write_sheet(folder: Path, people: list[list[str]], talks: list[list[str]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    generate.write_csv(folder / "contacts.csv", generate.CONTACT_HEADER, people)
+    generate.write_csv(folder / "interactions.csv", generate.INTERACTION_HEADER, talks)
+    return folder
+
+
+def add_the_database_own(con: duckdb.DuckDBPyConnection) -> None:
+    """A ledger of every state and kind, skips, opt-outs, bounces and mailbox touches, on
+    people picked across the network (some recent talkers, some referred, some cold)."""
+    talks = con.execute(
+        "SELECT interaction_id, contact_id, date FROM interactions "
+        "WHERE date >= ? ORDER BY interaction_id LIMIT 400",
+        [TODAY - timedelta(days=70)],
+    ).fetchall()
+    people = con.execute(
+        "SELECT contact_id, lower(email) FROM contacts WHERE email IS NOT NULL ORDER BY contact_id"
+    ).fetchall()
+    states = ["planned", "sent", "written", "drafted", "failed", "listed", "deferred"]
+    rows = []
+    for n, (iid, cid, day) in enumerate(talks[:200]):
+        key = f"thank-you:{iid}" if n % 5 else f"thank-you:i:gone{n}"  # some orphans
+        rows.append((key, "thank-you", cid, None, states[n % len(states)], day, day, day))
+    for n, (cid, email) in enumerate(people[::37]):
+        day = TODAY - timedelta(days=n % 80)
+        kind = ("intro", "monthly", "thank-you")[n % 3]
+        key = f"{kind}:{cid}" if kind != "monthly" else f"monthly:{cid}:{str(TODAY)[:7]}"
+        if kind == "thank-you":
+            key = f"thank-you:i:other{n}"
+        rows.append((key, kind, cid, email, states[n % len(states)], day, day, day))
+    con.executemany(
+        "INSERT INTO messages (key, kind, contact_id, email, state, for_date, planned_on, "
+        "delivered_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        rows,
+    )
+    for iid, _, day in talks[200:260]:
+        con.execute(
+            "INSERT INTO skips VALUES (?, ?, 'skip') ON CONFLICT DO NOTHING",
+            [f"thank-you:{iid}", day],
+        )
+    for cid, _ in people[5::53]:
+        con.execute(
+            "INSERT INTO skips VALUES (?, ?, 'skip') ON CONFLICT DO NOTHING",
+            [f"intro:{cid}", TODAY],
+        )
+    for _, email in people[7::41]:
+        con.execute(
+            "INSERT INTO opt_outs VALUES (?, ?, 'cli') ON CONFLICT DO NOTHING", [email, TODAY]
+        )
+    for _, email in people[11::43]:
+        con.execute(
+            "INSERT INTO unmailable VALUES (?, 'bounced', ?) ON CONFLICT DO NOTHING", [email, TODAY]
+        )
+    # Mail at an address a person had before: a touch of that person all the same.
+    for n, (cid, _) in enumerate(people[13::31]):
+        old_address = f"old{n}@example.org"
+        con.execute(
+            "INSERT INTO addresses VALUES (?, ?) ON CONFLICT DO NOTHING", [old_address, cid]
+        )
+        con.execute(
+            "INSERT INTO mailbox_touches VALUES (?, ?, ?, ?, 's', NULL)",
+            [f"old{n}", old_address, "in" if n % 2 else "out", TODAY - timedelta(days=n % 90)],
+        )
+    for n, (_, email) in enumerate(people[3::29]):
+        day = TODAY - timedelta(days=n % 50)
+        local = datetime.combine(day, time(9 + n % 12)) if n % 3 else None
+        con.execute(
+            "INSERT INTO mailbox_touches VALUES (?, ?, ?, ?, 's', ?)",
+            [f"p{n}", email, "out" if n % 4 else "in", day, local],
+        )
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    root = tmp_path_factory.mktemp("equivalence")
+    ws = Workspace(root / "ws")
+    init_workspace(ws)
+    people = generate.contact_rows(1500, seed=11)
+    talks = generate.interaction_rows(people, 9000, seed=11)
+    # A few conversations dated ahead of the sync, as a sheet planned ahead has them.
+    for n, row in enumerate(talks[:40]):
+        row[0] = (TODAY + timedelta(days=1 + n)).isoformat()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BREADCRUMBS_TODAY", TODAY.isoformat())
+        run_sync(ws, str(write_sheet(root / "sheet", people, talks)))
+        with open_store(ws) as con:
+            add_the_database_own(con)
+        yield ws
+
+
+def lists(con: duckdb.DuckDBPyConnection, module: object, day: date, e: Etiquette) -> dict:
+    month = day.isoformat()[:7]
+    found = {
+        "candidates": module.find_candidates(con, day, e, ME),  # type: ignore[attr-defined]
+        "cold": module.going_cold(con, day, e, ME),  # type: ignore[attr-defined]
+    }
+    for scope in ("first", "listed"):
+        found[scope] = module.find_monthly_candidates(  # type: ignore[attr-defined]
+            con, day, month, e, ME, scope
+        )
+    some = con.execute("SELECT contact_id FROM contacts ORDER BY contact_id LIMIT 30").fetchall()
+    found["any"] = [
+        module.find_monthly_candidates(con, day, month, e, ME, "any", cid)  # type: ignore[attr-defined]
+        for (cid,) in some[::3]
+    ]
+    return found
+
+
+def compare(ws: Workspace) -> int:
+    """Every list on every day and etiquette; how many candidates were compared."""
+    compared = 0
+    with open_store(ws) as con:
+        for offset in DAYS:
+            day = TODAY + timedelta(days=offset)
+            for e in ETIQUETTES:
+                want = lists(con, reference, day, e)
+                got = lists(con, detect, day, e)
+                for name in want:
+                    assert got[name] == want[name], f"{name} differs on {day} with {e}"
+                compared += len(want["candidates"]) + len(want["cold"])
+                compared += len(want["first"][0]) + len(want["first"][1])
+    return compared
+
+
+def test_every_list_is_main_s_on_every_day(workspace: Workspace) -> None:
+    assert compare(workspace) > 10_000
+
+
+def test_every_list_is_main_s_after_a_resync_of_an_edited_sheet(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BREADCRUMBS_TODAY", (TODAY + timedelta(days=1)).isoformat())
+    people = generate.contact_rows(1500, seed=11)
+    talks = generate.interaction_rows(people, 9000, seed=11)
+    generate.edit(people, 0.05, (3, 4), seed=12)
+    generate.edit(talks, 0.05, (3,), seed=12)
+    del talks[::7]  # conversations gone from the sheet: orphans, new last talks
+    run_sync(workspace, str(write_sheet(tmp_path / "edited", people, talks)))
+    assert compare(workspace) > 10_000
+
+
+def test_the_lists_compared_are_not_empty(workspace: Workspace) -> None:
+    """Every kind shows up somewhere, so an equality of empty lists proves nothing."""
+    with open_store(workspace) as con:
+        got = lists(con, detect, TODAY, Etiquette(thank_you_days=60))
+    kinds = {c.due.kind for c in got["candidates"]}
+    assert kinds == {"thank-you", "intro"}
+    assert got["cold"] and got["first"][0] and got["first"][1]
+    assert any(c.due.referred for c in got["first"][0])
+    assert any(c.opted_out for c in got["candidates"]) and any(c.bounced for c in got["candidates"])
