@@ -17,14 +17,12 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from email import message_from_string, policy
 from email.utils import format_datetime, formataddr, getaddresses
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from email_validator import EmailNotValidError, validate_email
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
@@ -417,6 +415,9 @@ def ascii_address(address: str) -> str:
     """
     if address.isascii():
         return address  # validate wrote it: an ASCII domain is already in its final form
+    # Imported here: a batch of ASCII addresses never needs it (start-up time, issue 11).
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         ascii_form = validate_email(address, check_deliverability=False).ascii_email
     except EmailNotValidError as exc:
@@ -477,6 +478,8 @@ def _parsers_read_as(to_value: str, to_addr: str) -> bool:
     # may use), so an "@" in a quoted display name ("Ann Lee (@annlee)") is a name, not a
     # second recipient, and a header the two read differently is refused. The whole address
     # is compared, not only its domain: a colleague at the same company is someone else too.
+    from email import message_from_string, policy  # only for a To of another shape
+
     legacy = [addr.lower() for _, addr in getaddresses([to_value])]
     try:
         parsed = message_from_string(f"To:{to_value}\r\n\r\n", policy=policy.default)
