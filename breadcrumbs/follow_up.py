@@ -46,6 +46,7 @@ from breadcrumbs.store.ledger import (
     recompose,
     rows_in,
     set_state,
+    take_held,
     waiting_moments,
 )
 from breadcrumbs.store.roster import withdraw_past_months
@@ -279,7 +280,8 @@ def deliver_stage(
         ]
         # A monthly update composed again says this month's activity as of today.
         shared = shared_context(con, clock.today())
-        held = {c.email.key: c.email for c in composed}
+        # This run's messages, and those the digest's compose stage held (ledger.hold).
+        held = {**take_held(workspace.root), **{c.email.key: c.email for c in composed}}
         queue, skipped = _compose_again(
             con,
             queue[:room],

@@ -122,6 +122,22 @@ class Row:
         )
 
 
+# Messages composed in this process but kept out of the ledger (an outbox row keeps only its
+# file name, see plan and roster.fill_listed), by workspace, until delivery takes them: the
+# digest composes in one stage and delivers in the next, which reads its rows from the ledger.
+_held: dict[str, dict[str, OutgoingEmail]] = {}
+
+
+def hold(workspace: object, emails: Iterable[OutgoingEmail]) -> None:
+    _held.setdefault(str(workspace), {}).update((e.key, e) for e in emails)
+
+
+def take_held(workspace: object) -> dict[str, OutgoingEmail]:
+    """What `hold` kept for this workspace, once. A row whose planned_at differs is not this
+    message (follow_up._compose_again checks), so a stale entry is never delivered."""
+    return _held.pop(str(workspace), {})
+
+
 def plan(
     con: duckdb.DuckDBPyConnection, batch: Sequence[Composed], mode: str, state: str = "planned"
 ) -> list[str]:
