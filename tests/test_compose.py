@@ -287,6 +287,19 @@ def test_strict_undefined_refuses_a_missing_value_instead_of_writing_a_blank(
         compose(thank_you(), folder)
 
 
+def test_a_template_reads_its_values_as_a_dict_too_methods_first(tmp_path: Path) -> None:
+    """`contact.get("company")` and `contact.items()` work as on a plain dict (a method
+    wins over a key of its name): compose's faster attribute lookup keeps Jinja's order."""
+    folder = override(
+        tmp_path,
+        "thank-you",
+        "Subject: Hi\n\nAt {{ contact.get('company') }}: "
+        "{% for key, value in contact.items() if key == 'name' %}{{ value }}{% endfor %}.\n",
+    )
+    text = compose(thank_you(), folder).text
+    assert "At Acme Analytics: Ann Lee." in text
+
+
 @pytest.mark.parametrize(
     "value",
     [

@@ -170,6 +170,24 @@ class _Fields(dict[str, Any]):
             raise AttributeError(name) from None
 
 
+_FIELD_ATTRS = frozenset(dir(_Fields))  # what getattr finds on a _Fields before its keys
+
+
+class _Environment(jinja2.Environment):
+    """Jinja's attribute lookup (`contact.name`) without a Python-level `__getattr__` call
+    per attribute for the template's own dicts: for a _Fields it returns what
+    `jinja2.Environment.getattr` would (a dict method first, then the key, else undefined),
+    by a plain key lookup. Every other object goes through Jinja's own lookup."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is _Fields and attribute not in _FIELD_ATTRS:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 def vcard(profile: Profile) -> bytes:
     """The sender's business card, RFC 6350 (text values escaped, lines folded at 75)."""
 
@@ -240,7 +258,7 @@ class Composer:
             "keep_trailing_newline": True,
         }
         self._values = _Values()
-        self._env = jinja2.Environment(autoescape=True, finalize=self._values, **common)
+        self._env = _Environment(autoescape=True, finalize=self._values, **common)
         self._shapes: dict[str, tuple[_Pieces, _Pieces, _Pieces]] = {}
         # CommonMark with raw HTML off: a template's or a cell's <tags> show as text.
         self._markdown = MarkdownIt("commonmark", {"html": False})
