@@ -201,7 +201,7 @@ def _compose_again(
                     except (TemplateError, UnsafeHeaderError) as exc:
                         skipped.append(_outcome(row, "skipped", f"{exc} (waits for the next run)"))
                         continue
-                row = replace(row, raw=raw)
+                row = row.with_raw(raw)
             ready.append(row)
             continue
         assert row.due is not None  # _in_moment has forgotten the rows that keep none

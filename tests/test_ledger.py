@@ -352,3 +352,16 @@ def test_a_sheet_rewrite_keeps_the_ledger(
     write_csv(workspace.root / "sheet" / "interactions.csv", "date,contact,kind")
     play(workspace, monkeypatch, "2026-11-25")
     assert len(ledger(workspace)) == 3
+
+
+def test_a_row_with_its_message_is_the_same_row_otherwise() -> None:
+    """Row.with_raw (the fast copy deliver uses) keeps every other field, as replace would."""
+    from dataclasses import fields, replace
+    from datetime import date
+
+    from breadcrumbs.store.ledger import Row
+
+    values: dict[str, object] = {f.name: f"v-{f.name}" for f in fields(Row)}
+    values.update(raw=None, planned_at=datetime.now(UTC), for_date=None, planned_on=date.today())
+    row = Row(**values)  # type: ignore[arg-type]
+    assert row.with_raw(b"message") == replace(row, raw=b"message")
