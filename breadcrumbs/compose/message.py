@@ -114,7 +114,12 @@ class _Values:
         # each is escaped once.
         self._pairs: dict[str, tuple[str, str]] = {}
 
-    def __call__(self, value: Any) -> Any:
+    @jinja2.pass_eval_context
+    def finalize(self, _eval_ctx: Any, value: Any) -> Any:
+        """The finalize hook. It asks for the evaluation context only so that Jinja never
+        calls it while compiling: a plain finalize is applied to constant outputs
+        (`{{ "Hi" }}`) at compile time, which would bake the token of that moment's list
+        into the template, and every later email would show its own first value there."""
         if isinstance(value, Markup):
             # Already HTML (a `join` of values under autoescape, or `|safe`): the text part
             # gets it unescaped, the HTML part as it is.
@@ -258,7 +263,7 @@ class Composer:
             "keep_trailing_newline": True,
         }
         self._values = _Values()
-        self._env = _Environment(autoescape=True, finalize=self._values, **common)
+        self._env = _Environment(autoescape=True, finalize=self._values.finalize, **common)
         self._shapes: dict[str, tuple[_Pieces, _Pieces, _Pieces]] = {}
         # CommonMark with raw HTML off: a template's or a cell's <tags> show as text.
         self._markdown = MarkdownIt("commonmark", {"html": False})
