@@ -677,10 +677,15 @@ def preview(
         profile = load_checked_profile(ws)
         with open_store(ws) as con:
             row = con.execute(
-                "SELECT raw FROM messages WHERE key = ? AND raw IS NOT NULL", [key]
+                "SELECT raw, provider_id, due, planned_at FROM messages WHERE key = ? "
+                "AND (raw IS NOT NULL OR (mode = 'outbox' AND due IS NOT NULL))",
+                [key],
             ).fetchone()
-        if row is not None:
+        if row is not None and row[0] is not None:
             typer.echo(_readable(bytes(row[0]), html))
+            return
+        if row is not None:  # an outbox row keeps no message (ledger.plan): its file has it
+            typer.echo(_readable(_outbox_message(ws, profile, row), html))
             return
         if key.startswith("monthly:"):
             from breadcrumbs.digest import preview_monthly
@@ -696,6 +701,25 @@ def preview(
         typer.echo(_readable(composed.email.raw, html))
     except BreadcrumbsError as exc:
         _fail(exc)
+
+
+def _outbox_message(ws: Any, profile: Any, row: tuple[Any, ...]) -> bytes:
+    """The message of an outbox row: its file while it is there, else composed again from
+    the Due the ledger kept, as of its planned_at (the same bytes, templates unchanged)."""
+    from breadcrumbs import clock
+    from breadcrumbs.compose.message import DEFAULT_TEMPLATES, Composer
+    from breadcrumbs.store.ledger import due_from_json
+
+    prefix = b"X-Unsent: 1\r\n"
+    if row[1]:
+        try:
+            data = (ws.outbox / row[1]).read_bytes()
+        except OSError:
+            pass
+        else:
+            return data[len(prefix) :] if data.startswith(prefix) else data
+    composer = Composer(profile, clock.today(), (ws.templates, DEFAULT_TEMPLATES))
+    return composer.compose(due_from_json(row[2]), row[3]).email.raw
 
 
 def _readable(raw: bytes, html: bool) -> str:

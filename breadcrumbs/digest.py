@@ -34,6 +34,7 @@ from breadcrumbs.profile import Profile
 from breadcrumbs.records import Composed, Due
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store.database import open_store
+from breadcrumbs.store.ledger import hold
 from breadcrumbs.store.roster import (
     OPEN,
     decided_on,
@@ -159,6 +160,8 @@ def compose_stage(
                 )
         if record:
             fill_listed(con, composed, mode)
+            if mode == "outbox":  # the ledger keeps their file names: deliver takes them
+                hold(workspace.root, [c.email for c in composed])
         else:
             outcomes += [
                 Outcome(

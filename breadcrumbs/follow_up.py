@@ -18,7 +18,7 @@ from breadcrumbs import clock
 from breadcrumbs.activity import shared_context
 from breadcrumbs.compose.message import DEFAULT_TEMPLATES, Composer
 from breadcrumbs.deliver.mailer import Mailer
-from breadcrumbs.deliver.outbox import OutboxMailer
+from breadcrumbs.deliver.outbox import OutboxMailer, file_name
 from breadcrumbs.detect import Cold, Detection, Skipped, detect, going_cold, room_today
 from breadcrumbs.errors import (
     AuthError,
@@ -31,7 +31,7 @@ from breadcrumbs.errors import (
 )
 from breadcrumbs.moments import withdraw_reason
 from breadcrumbs.profile import Etiquette, Profile, load_profile, require_sender
-from breadcrumbs.records import Composed, Due
+from breadcrumbs.records import Composed, Due, OutgoingEmail
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store.database import open_store
 from breadcrumbs.store.identity import readdress_waiting
@@ -46,6 +46,7 @@ from breadcrumbs.store.ledger import (
     recompose,
     rows_in,
     set_state,
+    take_held,
     waiting_moments,
 )
 from breadcrumbs.store.roster import withdraw_past_months
@@ -176,14 +177,31 @@ def _compose_again(
     queue: list[Row],
     composer: Composer,
     readdressed: set[str],
+    held: dict[str, OutgoingEmail],
 ) -> tuple[list[Row], list[Outcome]]:
     """A row planned on an earlier day is composed again now: its Date and its words are
     of the day it leaves; so is one whose person has moved to another address since it was
-    planned (store/identity.py). One whose template fails now waits, with the reason."""
+    planned (store/identity.py). One whose template fails now waits, with the reason.
+
+    An outbox row keeps no message (ledger.plan): this run's own take theirs from `held`
+    (this run composed them); one an earlier run planned today is composed again as of its
+    planned_at, the same Date and Message-ID, so the same bytes."""
     today, now = clock.today(), clock.now()
     ready, skipped = [], []
     for row in queue:
         if row.planned_on >= today and row.key not in readdressed:
+            if row.raw is None:
+                mine = held.get(row.key)
+                # This run's message only for the row this run planned (same planned_at).
+                raw = mine.raw if mine and mine.planned_at == row.planned_at else None
+                if raw is None:
+                    assert row.due is not None  # as below
+                    try:
+                        raw = composer.compose(due_from_json(row.due), row.planned_at).email.raw
+                    except (TemplateError, UnsafeHeaderError) as exc:
+                        skipped.append(_outcome(row, "skipped", f"{exc} (waits for the next run)"))
+                        continue
+                row = row.with_raw(raw)
             ready.append(row)
             continue
         assert row.due is not None  # _in_moment has forgotten the rows that keep none
@@ -205,6 +223,7 @@ def _compose_again(
                 raw=email.raw,
                 planned_at=email.planned_at,
                 planned_on=today,
+                file_name=None if row.file_name is None else file_name(email),
             )
         )
     return ready, skipped
@@ -261,8 +280,14 @@ def deliver_stage(
         ]
         # A monthly update composed again says this month's activity as of today.
         shared = shared_context(con, clock.today())
+        # This run's messages, and those the digest's compose stage held (ledger.hold).
+        held = {**take_held(workspace.root), **{c.email.key: c.email for c in composed}}
         queue, skipped = _compose_again(
-            con, queue[:room], _composer(workspace, profile, mailer.mode, shared), readdressed
+            con,
+            queue[:room],
+            _composer(workspace, profile, mailer.mode, shared),
+            readdressed,
+            held,
         )
         not_now += skipped
         if mailer.mode == "outbox":

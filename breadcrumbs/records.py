@@ -24,6 +24,9 @@ class OutgoingEmail:
     message_id: str  # "<...@...>", deterministic per ledger row
     raw: bytes  # the complete RFC 5322 message, CRLF line endings
     planned_at: datetime  # when the ledger row was created (UTC), bounds mailbox searches
+    # Outbox only: the file name the ledger recorded when it planned the email without its
+    # message (store/ledger.py plan); None: the name comes from the message itself.
+    file_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -287,6 +287,40 @@ def test_strict_undefined_refuses_a_missing_value_instead_of_writing_a_blank(
         compose(thank_you(), folder)
 
 
+def test_a_constant_in_a_template_says_the_same_in_every_email_of_a_batch(
+    tmp_path: Path,
+) -> None:
+    """`{{ "Warm regards" }}` is the same words in the second email as in the first (Jinja
+    folds a constant at compile time: the compose hook must not run then)."""
+    folder = override(
+        tmp_path,
+        "thank-you",
+        'Subject: Hi {{ contact.first_name }}\n\n{{ "Warm regards" }}, {{ contact.name }}.\n',
+    )
+    composer = Composer(profile(True), TODAY, (folder, DEFAULT_TEMPLATES))
+    first = composer.compose(thank_you(), PLANNED_AT)
+    second = composer.compose(
+        thank_you(key="thank-you:i:2", name="Bo Ek", first_name="Bo", email="bo@example.com"),
+        PLANNED_AT,
+    )
+    assert "Warm regards, Ann Lee." in first.text
+    assert "Warm regards, Bo Ek." in second.text
+    assert "Warm regards, Bo Ek." in second.html
+
+
+def test_a_template_reads_its_values_as_a_dict_too_methods_first(tmp_path: Path) -> None:
+    """`contact.get("company")` and `contact.items()` work as on a plain dict (a method
+    wins over a key of its name): compose's faster attribute lookup keeps Jinja's order."""
+    folder = override(
+        tmp_path,
+        "thank-you",
+        "Subject: Hi\n\nAt {{ contact.get('company') }}: "
+        "{% for key, value in contact.items() if key == 'name' %}{{ value }}{% endfor %}.\n",
+    )
+    text = compose(thank_you(), folder).text
+    assert "At Acme Analytics: Ann Lee." in text
+
+
 @pytest.mark.parametrize(
     "value",
     [

@@ -442,3 +442,46 @@ def test_an_update_deferred_one_day_leaves_the_next_composed_again_with_its_line
     text = text_of(message)
     assert "our conversation on Thursday, October 1 about dbt at Acme" in text
     assert "putting me in touch with Bob Stone: we talked on Wednesday, November 25" in text
+
+
+def test_an_outbox_update_is_kept_in_its_file_and_delivered_as_composed_even_by_a_later_process(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: in the outbox mode the ledger keeps each update's file name, not the
+    message; the deliver stage takes the messages compose held. If they are lost (a flow
+    whose stages ran in other processes), each is composed again as of its planned_at: the
+    files are what compose made, even an hour later."""
+    from datetime import timedelta
+
+    from breadcrumbs import clock
+    from breadcrumbs import digest as digest_module
+    from breadcrumbs.digest import DigestStages, deliver_stage
+    from breadcrumbs.store import ledger as ledger_module
+    from tests.follow_up_support import sql
+
+    write_profile(workspace)
+    write_sheet(workspace, PEOPLE, talks("2026-11-02,ann@example.com,call,,,"))
+    made: dict[str, bytes] = {}
+    hold = ledger_module.hold
+
+    def spy(root: object, emails: Any) -> None:
+        emails = list(emails)
+        made.update((e.key, e.raw) for e in emails)
+        hold(root, emails)
+
+    monkeypatch.setattr(digest_module, "hold", spy)
+    later = clock.now() + timedelta(hours=1)
+
+    def deliver_later(*args: Any, **kwargs: Any) -> Any:
+        ledger_module.take_held(workspace.root)  # lost, as in another process
+        monkeypatch.setattr(clock, "now", lambda: later)
+        return deliver_stage(*args, **kwargs)
+
+    report = digest(
+        workspace, monkeypatch, "2026-12-20", stages=DigestStages(deliver=deliver_later)
+    )
+    assert written(report) == ["ann@example.com"] and len(made) == 1
+    rows = sql(workspace, "SELECT key, raw, provider_id FROM messages")
+    assert [(r[0], r[1]) for r in rows] == [(next(iter(made)), None)]
+    assert [p.name for p in outbox(workspace)] == [rows[0][2]]
+    assert outbox(workspace)[0].read_bytes() == b"X-Unsent: 1\r\n" + made[rows[0][0]]

@@ -176,6 +176,28 @@ def test_preview_shows_headers_and_body_before_and_after_delivery(network: Works
     assert "<p>You were referred to me by Ann Lee at Acme" in after.stdout
 
 
+def test_an_outbox_row_keeps_its_file_name_not_its_message_and_preview_still_shows_it(
+    network: Workspace,
+) -> None:
+    """Issue 11: in the outbox mode the file is the message; the ledger keeps its name. The
+    preview of a written email reads its file, and once the file is gone (sent by hand), is
+    the same message composed again from the Due the ledger kept."""
+    assert breadcrumbs(network, "follow-up", "--no-prefect", "--no-sync").exit_code == 0
+    rows = sql(network, "SELECT key, raw, provider_id FROM messages ORDER BY key")
+    files = sorted(p.name for p in outbox(network))
+    assert [r[1] for r in rows] == [None, None]
+    assert sorted(r[2] for r in rows) == files
+    key = "intro:e:bob@example.com"
+    shown = breadcrumbs(network, "preview", key)
+    assert shown.exit_code == 0, shown.output
+    assert "You were referred to me by Ann Lee at Acme" in shown.stdout
+    for path in outbox(network):
+        path.unlink()
+    again = breadcrumbs(network, "preview", key)
+    assert again.exit_code == 0, again.output
+    assert again.stdout == shown.stdout
+
+
 def test_preview_of_an_unknown_key_says_where_to_look(network: Workspace) -> None:
     """Exit 1 and a pointer to `breadcrumbs due`."""
     result = breadcrumbs(network, "preview", "intro:e:nobody@example.com")

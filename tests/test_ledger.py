@@ -10,13 +10,14 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import formataddr
 from pathlib import Path
 from typing import cast
 
 import pytest
 
+from breadcrumbs import clock
 from breadcrumbs.deliver.outbox import OutboxMailer, file_name
 from breadcrumbs.errors import DeliveryFailed
 from breadcrumbs.follow_up import compose_stage, detect_stage, load_checked_profile, run_follow_up
@@ -125,6 +126,26 @@ def test_a_crash_before_the_file_lands_then_a_rerun_leaves_exactly_one_file(
     assert ledger(workspace) == {e.key: "written" for e in emails}
     assert run_follow_up(workspace).outcomes == []
     # What is written is what was planned: the same Message-ID, the same bytes.
+    for email in emails:
+        assert (workspace.outbox / file_name(email)).read_bytes() == b"X-Unsent: 1\r\n" + (
+            email.raw
+        )
+
+
+def test_a_row_planned_earlier_today_without_its_message_is_written_as_it_was_planned(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox ledger keeps no message (issue 11): a run an hour later composes the
+    planned rows again as of their planned_at, so the files carry the planned Date."""
+    setup_network(workspace)
+    monkeypatch.setenv("BREADCRUMBS_TODAY", "2026-11-25")
+    sync(workspace)
+    emails = plan_without_delivering(workspace, "planned")
+    with open_store(workspace) as con:
+        assert {row.raw for row in rows_in(con, ["planned"])} == {None}
+    later = clock.now() + timedelta(hours=1)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    run_follow_up(workspace)
     for email in emails:
         assert (workspace.outbox / file_name(email)).read_bytes() == b"X-Unsent: 1\r\n" + (
             email.raw
@@ -331,3 +352,16 @@ def test_a_sheet_rewrite_keeps_the_ledger(
     write_csv(workspace.root / "sheet" / "interactions.csv", "date,contact,kind")
     play(workspace, monkeypatch, "2026-11-25")
     assert len(ledger(workspace)) == 3
+
+
+def test_a_row_with_its_message_is_the_same_row_otherwise() -> None:
+    """Row.with_raw (the fast copy deliver uses) keeps every other field, as replace would."""
+    from dataclasses import fields, replace
+    from datetime import date
+
+    from breadcrumbs.store.ledger import Row
+
+    values: dict[str, object] = {f.name: f"v-{f.name}" for f in fields(Row)}
+    values.update(raw=None, planned_at=datetime.now(UTC), for_date=None, planned_on=date.today())
+    row = Row(**values)  # type: ignore[arg-type]
+    assert row.with_raw(b"message") == replace(row, raw=b"message")

@@ -17,14 +17,12 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
-from email import message_from_string, policy
 from email.utils import format_datetime, formataddr, getaddresses
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from email_validator import EmailNotValidError, validate_email
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
@@ -116,7 +114,12 @@ class _Values:
         # each is escaped once.
         self._pairs: dict[str, tuple[str, str]] = {}
 
-    def __call__(self, value: Any) -> Any:
+    @jinja2.pass_eval_context
+    def finalize(self, _eval_ctx: Any, value: Any) -> Any:
+        """The finalize hook. It asks for the evaluation context only so that Jinja never
+        calls it while compiling: a plain finalize is applied to constant outputs
+        (`{{ "Hi" }}`) at compile time, which would bake the token of that moment's list
+        into the template, and every later email would show its own first value there."""
         if isinstance(value, Markup):
             # Already HTML (a `join` of values under autoescape, or `|safe`): the text part
             # gets it unescaped, the HTML part as it is.
@@ -170,6 +173,24 @@ class _Fields(dict[str, Any]):
             return self[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+_FIELD_ATTRS = frozenset(dir(_Fields))  # what getattr finds on a _Fields before its keys
+
+
+class _Environment(jinja2.Environment):
+    """Jinja's attribute lookup (`contact.name`) without a Python-level `__getattr__` call
+    per attribute for the template's own dicts: for a _Fields it returns what
+    `jinja2.Environment.getattr` would (a dict method first, then the key, else undefined),
+    by a plain key lookup. Every other object goes through Jinja's own lookup."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is _Fields and attribute not in _FIELD_ATTRS:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
 
 
 def vcard(profile: Profile) -> bytes:
@@ -242,7 +263,7 @@ class Composer:
             "keep_trailing_newline": True,
         }
         self._values = _Values()
-        self._env = jinja2.Environment(autoescape=True, finalize=self._values, **common)
+        self._env = _Environment(autoescape=True, finalize=self._values.finalize, **common)
         self._shapes: dict[str, tuple[_Pieces, _Pieces, _Pieces]] = {}
         # CommonMark with raw HTML off: a template's or a cell's <tags> show as text.
         self._markdown = MarkdownIt("commonmark", {"html": False})
@@ -417,6 +438,9 @@ def ascii_address(address: str) -> str:
     """
     if address.isascii():
         return address  # validate wrote it: an ASCII domain is already in its final form
+    # Imported here: a batch of ASCII addresses never needs it (start-up time, issue 11).
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         ascii_form = validate_email(address, check_deliverability=False).ascii_email
     except EmailNotValidError as exc:
@@ -477,6 +501,8 @@ def _parsers_read_as(to_value: str, to_addr: str) -> bool:
     # may use), so an "@" in a quoted display name ("Ann Lee (@annlee)") is a name, not a
     # second recipient, and a header the two read differently is refused. The whole address
     # is compared, not only its domain: a colleague at the same company is someone else too.
+    from email import message_from_string, policy  # only for a To of another shape
+
     legacy = [addr.lower() for _, addr in getaddresses([to_value])]
     try:
         parsed = message_from_string(f"To:{to_value}\r\n\r\n", policy=policy.default)

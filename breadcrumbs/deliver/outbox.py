@@ -44,6 +44,8 @@ def file_name(email: OutgoingEmail) -> str:
     two alike apart. The name comes from the message's own To, fixed when it was planned:
     a reconcile after a crash finds the file again even if the sheet has since renamed them.
     """
+    if email.file_name:  # recorded by the ledger when it was planned (ledger.plan)
+        return email.file_name
     kind = email.key.split(":", 1)[0]
     day = clock.local(email.planned_at).date().isoformat()
     digest = hashlib.sha256(email.key.encode("utf-8")).hexdigest()[:8]

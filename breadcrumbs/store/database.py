@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -26,7 +26,9 @@ from breadcrumbs import clock
 from breadcrumbs.errors import WorkspaceError
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store import derived, identity
-from breadcrumbs.validate import Validated
+
+if TYPE_CHECKING:  # validate imports email-validator: only a sync needs it (issue 11)
+    from breadcrumbs.validate import Validated
 
 MIGRATIONS: list[str] = [
     # 1: the sheet-owned tables, rejects, and what the store owns beside the ledger.

@@ -30,11 +30,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from breadcrumbs import clock
-from breadcrumbs.validate import Contact, Interaction, Reject, Validated, interaction_id_of
+
+if TYPE_CHECKING:  # validate (and email-validator) only when a sync resolves identities:
+    # a follow-up or a digest opens the store through here and validates nothing (issue 11)
+    from breadcrumbs.validate import Contact, Interaction, Validated
 
 # Migration 6 (store/database.py). A workspace made before it already keys its ledger by the
 # ids its contacts had, so those ids become its people as they are; no ledger key changes.
@@ -243,6 +247,8 @@ def _new_person_ids(con: duckdb.DuckDBPyConnection, taken: list[str]) -> dict[st
 
 def _refuse(con: duckdb.DuckDBPyConnection, data: Validated, refused: dict[str, list[str]]) -> None:
     """Drop the contacts that could be more than one person, with their conversations."""
+    from breadcrumbs.validate import Reject
+
     people = {
         str(r[0]): _label(r[1], r[2])
         for r in con.execute(
@@ -297,6 +303,8 @@ def _refuse(con: duckdb.DuckDBPyConnection, data: Validated, refused: dict[str, 
 
 def _rewrite(data: Validated, moved: dict[str, str]) -> None:
     """Put person ids where validate's ids were; a conversation's id follows its person."""
+    from breadcrumbs.validate import interaction_id_of
+
     if not moved:
         return
     for contact in data.contacts:

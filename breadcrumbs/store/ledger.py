@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 
 from breadcrumbs import clock
+from breadcrumbs.deliver.outbox import file_name
 from breadcrumbs.records import Composed, Delivery, Due, OutgoingEmail
 from breadcrumbs.store.database import insert_columns
 
@@ -46,6 +47,7 @@ MESSAGE_COLUMNS = [
     ("updated_at", "TIMESTAMPTZ"),
     ("attempts", "INTEGER"),
     ("due", "VARCHAR"),
+    ("provider_id", "VARCHAR"),
 ]
 _DUE_FIELDS = [f.name for f in fields(Due)]
 _DATE_FIELDS = {
@@ -101,16 +103,58 @@ class Row:
     message_id: str
     state: str
     mode: str
-    raw: bytes
+    raw: bytes | None  # None: an outbox row this version planned (see plan)
     planned_at: datetime
     for_date: date | None
     planned_on: date
     due: str | None  # JSON of the Due (due_from_json); None in rows of older versions
+    file_name: str | None = None  # an outbox row planned without its message: its file
+
+    def with_raw(self, raw: bytes) -> Row:
+        """This row with its message (dataclasses.replace costs more, at 10,000 rows)."""
+        return Row(
+            key=self.key,
+            kind=self.kind,
+            contact_id=self.contact_id,
+            email=self.email,
+            subject=self.subject,
+            message_id=self.message_id,
+            state=self.state,
+            mode=self.mode,
+            raw=raw,
+            planned_at=self.planned_at,
+            for_date=self.for_date,
+            planned_on=self.planned_on,
+            due=self.due,
+            file_name=self.file_name,
+        )
 
     def outgoing(self) -> OutgoingEmail:
         return OutgoingEmail(
-            self.key, self.email, self.subject, self.message_id, self.raw, self.planned_at
+            self.key,
+            self.email,
+            self.subject,
+            self.message_id,
+            self.raw or b"",
+            self.planned_at,
+            self.file_name,
         )
+
+
+# Messages composed in this process but kept out of the ledger (an outbox row keeps only its
+# file name, see plan and roster.fill_listed), by workspace, until delivery takes them: the
+# digest composes in one stage and delivers in the next, which reads its rows from the ledger.
+_held: dict[str, dict[str, OutgoingEmail]] = {}
+
+
+def hold(workspace: object, emails: Iterable[OutgoingEmail]) -> None:
+    _held.setdefault(str(workspace), {}).update((e.key, e) for e in emails)
+
+
+def take_held(workspace: object) -> dict[str, OutgoingEmail]:
+    """What `hold` kept for this workspace, once. A row whose planned_at differs is not this
+    message (follow_up._compose_again checks), so a stale entry is never delivered."""
+    return _held.pop(str(workspace), {})
 
 
 def plan(
@@ -119,9 +163,16 @@ def plan(
     """Record intended emails in one transaction; a key already there is left untouched.
 
     Returns the keys this call recorded (a concurrent or earlier run may own the others).
+
+    In the outbox mode the message itself is not kept: the run that plans it holds it and
+    writes it, and the file is the proof; the ledger keeps the file's name (provider_id, what
+    a written row records anyway), so a reconcile after a crash finds it, and the Due, so a
+    row left waiting is composed again, as of its planned_at, when it leaves (issue 11: the
+    message as a BLOB was written twice, to the WAL and at checkpoint, twice the outbox).
     """
     if not batch:
         return []
+    keep = mode != "outbox"
     today, now = clock.today(), clock.now()
     keys = [c.email.key for c in batch]
     con.execute("BEGIN")
@@ -147,13 +198,14 @@ def plan(
                     c.email.message_id,
                     state,
                     mode,
-                    c.email.raw,
+                    c.email.raw if keep else None,
                     c.due.for_date,
                     today,
                     c.email.planned_at,
                     now,
                     0,
                     due_to_json(c.due),
+                    None if keep else file_name(c.email),
                 )
                 for c in fresh
             ],
@@ -209,7 +261,8 @@ def rows_in(
 ) -> list[Row]:
     query = (
         "SELECT key, kind, contact_id, email, subject, message_id, state, mode, raw, "
-        "planned_at, for_date, planned_on, due FROM messages "
+        "planned_at, for_date, planned_on, due, "
+        "CASE WHEN raw IS NULL AND mode = 'outbox' THEN provider_id END FROM messages "
         "WHERE state IN (SELECT unnest($1::VARCHAR[]))"
     )
     params: list[object] = [list(states)]
@@ -218,7 +271,22 @@ def rows_in(
         params.append(list(modes))
     rows = con.execute(query + " ORDER BY planned_at, key", params).fetchall()
     return [
-        Row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bytes(r[8]), r[9], r[10], r[11], r[12])
+        Row(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            None if r[8] is None else bytes(r[8]),
+            r[9],
+            r[10],
+            r[11],
+            r[12],
+            r[13],
+        )
         for r in rows
     ]
 
@@ -233,14 +301,19 @@ def waiting_moments(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, date
 
 
 def recompose(con: duckdb.DuckDBPyConnection, composed: Composed) -> None:
-    """A waiting row's message composed again on the day it leaves (same key, Message-ID)."""
+    """A waiting row's message composed again on the day it leaves (same key, Message-ID).
+    A row planned without its message (outbox, see plan) stays so, with its new file name."""
     con.execute(
-        "UPDATE messages SET email = ?, subject = ?, raw = ?, planned_on = ?, planned_at = ?, "
+        "UPDATE messages SET email = ?, subject = ?, "
+        "raw = CASE WHEN raw IS NULL AND mode = 'outbox' THEN NULL ELSE ? END, "
+        "provider_id = CASE WHEN raw IS NULL AND mode = 'outbox' THEN ? ELSE provider_id END, "
+        "planned_on = ?, planned_at = ?, "
         "updated_at = ? WHERE key = ? AND state IN ('planned', 'deferred')",
         [
             composed.email.to_addr,
             composed.email.subject,
             composed.email.raw,
+            file_name(composed.email),
             clock.today(),
             composed.email.planned_at,
             clock.now(),

@@ -14,6 +14,7 @@ from datetime import date
 import duckdb
 
 from breadcrumbs import clock
+from breadcrumbs.deliver.outbox import file_name
 from breadcrumbs.moments import withdraw_reason
 from breadcrumbs.profile import Etiquette
 from breadcrumbs.records import Composed, Due
@@ -71,32 +72,38 @@ def list_recipients(
 
 def fill_listed(con: duckdb.DuckDBPyConnection, batch: Sequence[Composed], mode: str) -> None:
     """Listed rows whose email is composed become `planned`, written as of today, keeping
-    the Due they were composed from (a row that leaves on a later day is composed again)."""
+    the Due they were composed from (a row that leaves on a later day is composed again).
+    In the outbox mode the message is not kept, its file name is (as ledger.plan does): the
+    caller holds the messages for delivery (ledger.hold)."""
     if not batch:
         return
     today = clock.today()
+    keep = mode != "outbox"
     con.execute("BEGIN")
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE filled AS SELECT unnest($1::VARCHAR[]) AS key, "
             "unnest($2::VARCHAR[]) AS email, unnest($3::VARCHAR[]) AS subject, "
             "unnest($4::VARCHAR[]) AS message_id, unnest($5::BLOB[]) AS raw, "
-            "unnest($6::TIMESTAMPTZ[]) AS planned_at, unnest($7::VARCHAR[]) AS due",
+            "unnest($6::TIMESTAMPTZ[]) AS planned_at, unnest($7::VARCHAR[]) AS due, "
+            "unnest($8::VARCHAR[]) AS file_name",
             [
                 [c.email.key for c in batch],
                 [c.email.to_addr for c in batch],
                 [c.email.subject for c in batch],
                 [c.email.message_id for c in batch],
-                [c.email.raw for c in batch],
+                [c.email.raw if keep else None for c in batch],
                 [c.email.planned_at for c in batch],
                 [due_to_json(c.due) for c in batch],
+                [None if keep else file_name(c.email) for c in batch],
             ],
         )
         con.execute(
             """
             UPDATE messages SET state = 'planned', email = f.email, subject = f.subject,
                 message_id = f.message_id, raw = f.raw, planned_at = f.planned_at,
-                planned_on = $1, updated_at = $2, mode = $3, due = f.due
+                planned_on = $1, updated_at = $2, mode = $3, due = f.due,
+                provider_id = coalesce(f.file_name, messages.provider_id)
             FROM filled f WHERE messages.key = f.key AND messages.state = 'listed'
             """,
             [today, clock.now(), mode],
