@@ -71,3 +71,17 @@ class Composed:
     email: OutgoingEmail
     text: str
     html: str = field(repr=False)
+
+
+@dataclass(slots=True)
+class Reject:
+    """A refused row or cell, a merged conflict or a warning: file, row, column and why.
+    Here, not in validate.py, because a follow-up reports the last sync's rejects without
+    validating anything (and without importing email-validator)."""
+
+    file: str
+    row: int
+    column: str
+    value: str
+    reason: str
+    severity: str  # "row" refused, "cell" refused, "conflict" merged, "warning" loaded

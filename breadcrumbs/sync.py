@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from breadcrumbs import __version__
 from breadcrumbs.errors import SourceError
 from breadcrumbs.profile import Profile, load_profile
+from breadcrumbs.records import Reject
 from breadcrumbs.settings import Workspace
 from breadcrumbs.sources.headers import TABLES
 from breadcrumbs.sources.read import RawTable, SheetReader, Table, read_source, sheet_id_of
@@ -28,7 +30,9 @@ from breadcrumbs.store.database import (
     open_store,
     set_meta,
 )
-from breadcrumbs.validate import Reject, Validated, validate
+
+if TYPE_CHECKING:
+    from breadcrumbs.validate import Validated
 
 FINGERPRINT = "source_fingerprint"  # meta key: what the loaded tables were read from
 
@@ -108,6 +112,8 @@ def read_stage(source: str, sheet_reader: SheetReader | None = None) -> list[Tab
 
 
 def validate_stage(tables: list[Table], profile: Profile) -> Validated:
+    from breadcrumbs.validate import validate  # email-validator: only a sync that loads needs it
+
     with bulk():
         return validate(tables, profile.source.slash_dates)
 

@@ -21,6 +21,7 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
+from breadcrumbs.records import Reject
 from breadcrumbs.sources.dates import parse_date, parse_time
 from breadcrumbs.sources.read import Cell, Table
 
@@ -45,16 +46,6 @@ FALSE = {"no", "n", "false", "f", "0", "-", "none"}
 # Characters that must never reach a header: C0/C1 controls, line and paragraph separators,
 # and the bidi overrides that make a name read differently from what it is.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-@dataclass(slots=True)
-class Reject:
-    file: str
-    row: int
-    column: str
-    value: str
-    reason: str
-    severity: str  # "row" refused, "cell" refused, "conflict" merged, "warning" loaded
 
 
 @dataclass(slots=True)

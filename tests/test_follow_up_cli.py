@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -289,3 +291,19 @@ def test_follow_up_by_name_in_the_sheet_reaches_the_right_person(workspace: Work
     assert breadcrumbs(workspace, "sync", str(folder)).exit_code == 0
     assert breadcrumbs(workspace, "follow-up", "--no-prefect").exit_code == 0
     assert recipients(workspace) == ["ann@example.com"]
+
+
+IMPORT_PROBE = """
+import sys
+import breadcrumbs.cli, breadcrumbs.digest, breadcrumbs.follow_up
+import breadcrumbs.sync  # follow-up asks it whether the sheet changed
+print(sorted(m for m in ("breadcrumbs.validate", "email_validator") if m in sys.modules))
+"""
+
+
+def test_a_follow_up_or_digest_does_not_load_the_validator() -> None:
+    """Only a sync that loads rows validates them: a follow-up whose sheet is unchanged, or a
+    digest, starts without validate.py and email-validator (issue 11: start-up time)."""
+    probe = [sys.executable, "-c", IMPORT_PROBE]
+    done = subprocess.run(probe, capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "[]"

@@ -5,6 +5,8 @@ sync.py).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,30 @@ def test_a_sync_loads_every_sheet_owned_table(workspace: Workspace, tmp_path: Pa
     counts = {t: rows(workspace, f"SELECT count(*) FROM {t}")[0][0] for t in SHEET_OWNED}
     assert counts == {"contacts": 5, "interactions": 2, "referrals": 3, "prospects": 2}
     assert rows(workspace, "SELECT share FROM prospects WHERE company = 'Navy'") == [(True,)]
+
+
+PROGRESS_PROBE = """
+import sys
+from breadcrumbs.settings import Workspace
+from breadcrumbs.store.database import open_store
+with open_store(Workspace(__import__("pathlib").Path(sys.argv[1]))) as con:
+    print(con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0])
+"""
+
+
+def test_the_store_never_draws_a_progress_bar_on_stdout(workspace: Workspace) -> None:
+    """DuckDB draws a bar on stdout for any statement over 2 s, terminal or not (seen in a
+    100k-contact sync); it would land in the sync's report. Every store connection has it
+    off. Asked in a process of its own: under pytest's capture DuckDB leaves the bar off by
+    itself, and lowering `progress_bar_time` to show one quickly turns it back on."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRESS_PROBE, str(workspace.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
 
 
 def test_resyncing_the_same_input_changes_nothing(

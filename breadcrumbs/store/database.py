@@ -156,6 +156,9 @@ def open_store(workspace: Workspace, lock: bool = True) -> Iterator[duckdb.DuckD
         except duckdb.Error as exc:
             raise _unreadable(workspace, exc) from None
         try:
+            # DuckDB draws a progress bar on stdout for a statement over 2 s, terminal or not:
+            # it would land in the middle of a sync's report (or a `--json` answer).
+            con.execute("SET enable_progress_bar = false")
             migrate(con)
             yield con
         finally:

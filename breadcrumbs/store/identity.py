@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from breadcrumbs import clock
+from breadcrumbs.records import Reject
 
 if TYPE_CHECKING:  # validate (and email-validator) only when a sync resolves identities:
     # a follow-up or a digest opens the store through here and validates nothing (issue 11)
@@ -247,8 +248,6 @@ def _new_person_ids(con: duckdb.DuckDBPyConnection, taken: list[str]) -> dict[st
 
 def _refuse(con: duckdb.DuckDBPyConnection, data: Validated, refused: dict[str, list[str]]) -> None:
     """Drop the contacts that could be more than one person, with their conversations."""
-    from breadcrumbs.validate import Reject
-
     people = {
         str(r[0]): _label(r[1], r[2])
         for r in con.execute(

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 
 from breadcrumbs import clock
-from breadcrumbs.deliver.outbox import file_name
+from breadcrumbs.outbox_names import file_name
 from breadcrumbs.records import Composed, Delivery, Due, OutgoingEmail
 from breadcrumbs.store.database import insert_columns
 

@@ -14,8 +14,8 @@ from datetime import date
 import duckdb
 
 from breadcrumbs import clock
-from breadcrumbs.deliver.outbox import file_name
 from breadcrumbs.moments import withdraw_reason
+from breadcrumbs.outbox_names import file_name
 from breadcrumbs.profile import Etiquette
 from breadcrumbs.records import Composed, Due
 from breadcrumbs.store.database import get_meta, insert_columns, set_meta
