@@ -137,7 +137,7 @@ class Results:
             "",
             f"- date: {self.started:%Y-%m-%d %H:%M} UTC, took "
             f"{(datetime.now(UTC) - self.started).total_seconds():.0f} s",
-            f"- command: `{self.command}`",
+            f"- command: `{self.command}`, code: {_commit()}",
             f"- machine: {uname.system} {uname.release} {uname.machine}, "
             f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
             f"- load average (1/5/15 min): {self.load_at_start} at start, {load()} at end",
@@ -165,3 +165,21 @@ def _number(value: float) -> str:
     if abs(value) >= 10:
         return f"{value:.1f}"
     return f"{value:.2f}"
+
+
+def _commit() -> str:
+    """The commit measured, and whether the checkout had changes: figures name their code."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown (no git)"
+    return f"{head or 'unknown'}{' with uncommitted changes' if dirty else ''}"
