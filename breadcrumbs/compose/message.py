@@ -371,6 +371,11 @@ class Composer:
             template = self._templates.get(name)
             if template is None:  # loaded once a run: not a stat of its file per email
                 template = self._templates[name] = self._env.get_template(name)
+                # Its globals as one plain dict, not Jinja's ChainMap over the template's
+                # and the environment's: each email's context copies them and lists their
+                # keys, which through a ChainMap cost more than the copy (nothing changes
+                # the environment's globals during a run).
+                template.globals = dict(template.globals)
             skeleton = template.render(context)
         except jinja2.TemplateNotFound:
             raise TemplateError(f"template {name} is missing from templates/") from None
