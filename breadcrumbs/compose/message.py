@@ -504,7 +504,8 @@ def _split_subject(rendered: str, name: str) -> tuple[str, str]:
 
 def verify_headers(raw: bytes, to_addr: str) -> None:
     """The serialised message has exactly our headers, and one recipient: the intended one."""
-    block = raw.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+    end = raw.find(b"\r\n\r\n")  # the header block, without copying the body
+    block = (raw if end < 0 else raw[:end]).decode("ascii", "replace")
     names: list[str] = []
     to_lines: list[str] = []
     for line in block.split("\r\n"):
