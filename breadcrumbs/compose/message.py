@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import types
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from email.utils import format_datetime, formataddr, getaddresses
@@ -24,6 +25,7 @@ from typing import Any
 
 import jinja2
 import jinja2.compiler
+import jinja2.runtime
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
@@ -140,7 +142,7 @@ class _Values:
             pair = (value.unescape(), str(value))
         else:
             text = str(value)
-            pair = self._pairs.get(text)  # type: ignore[assignment]
+            pair = self._pairs.get(text)
             if pair is None:
                 if not text.strip(" \t"):
                     return text
@@ -207,6 +209,24 @@ class _OutputCode(jinja2.compiler.CodeGenerator):
             self.write(finalize.src)
 
 
+class _Context(jinja2.runtime.Context):
+    """A template's call of a built-in method (`subject_for.get(kind, "…")`) made directly:
+    Jinja looks for a pass_context mark on the callable and its `__call__` first, which a
+    built-in method can never carry. Every other callable goes through Jinja's own call."""
+
+    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(__obj) is not types.BuiltinMethodType:
+            return super().call(__obj, *args, **kwargs)
+        kwargs.pop("_block_vars", None)
+        kwargs.pop("_loop_vars", None)
+        try:
+            return __obj(*args, **kwargs)
+        except StopIteration:
+            return __self.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception"
+            )
+
+
 class _Environment(jinja2.Environment):
     """Jinja's attribute lookup (`contact.name`) without a Python-level `__getattr__` call
     per attribute for the template's own dicts: for a _Fields it returns what
@@ -214,6 +234,7 @@ class _Environment(jinja2.Environment):
     by a plain key lookup. Every other object goes through Jinja's own lookup."""
 
     code_generator_class = _OutputCode
+    context_class = _Context
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is _Fields and attribute not in _FIELD_ATTRS:
