@@ -231,7 +231,8 @@ class _Environment(jinja2.Environment):
     """Jinja's attribute lookup (`contact.name`) without a Python-level `__getattr__` call
     per attribute for the template's own dicts: for a _Fields it returns what
     `jinja2.Environment.getattr` would (a dict method first, then the key, else undefined),
-    by a plain key lookup. Every other object goes through Jinja's own lookup."""
+    by a plain key lookup. Every other object (a `loop.first`) goes through Jinja's own
+    lookup, written out here as `jinja2.Environment.getattr` has it, saving a call."""
 
     code_generator_class = _OutputCode
     context_class = _Context
@@ -242,7 +243,14 @@ class _Environment(jinja2.Environment):
                 return obj[attribute]
             except KeyError:
                 return self.undefined(obj=obj, name=attribute)
-        return super().getattr(obj, attribute)
+        try:
+            return getattr(obj, attribute)
+        except AttributeError:
+            pass
+        try:
+            return obj[attribute]
+        except (TypeError, LookupError, AttributeError):
+            return self.undefined(obj=obj, name=attribute)
 
 
 def vcard(profile: Profile) -> bytes:
