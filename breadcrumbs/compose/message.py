@@ -52,6 +52,8 @@ def strip_trailing_space(text: str) -> str:
     space of the body (a tenth of composing); its `$` is a line's end at "\n" only, as here.
     test_properties checks the two agree."""
     return "\n".join([line.rstrip(" \t") for line in text.split("\n")])
+
+
 _PLACEHOLDER = re.compile(r"\{\{.{0,40}?\}\}|\{%.{0,40}?%\}|\{\{|\{%")
 # The To that formataddr writes for a name of plain words (or no name): nothing in it is
 # special to either parser (no quote, comment, group, route, encoded word or second line), so
