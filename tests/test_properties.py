@@ -17,10 +17,12 @@ from hypothesis import strategies as st
 
 from breadcrumbs.compose.message import (
     _PLAIN_TO,
+    _TRAILING_SPACE,
     EXPECTED_HEADERS,
     Composer,
     _parsers_read_as,
     check_header_value,
+    strip_trailing_space,
     to_reads_as,
 )
 from breadcrumbs.errors import SourceError, TemplateError, UnsafeHeaderError
@@ -260,3 +262,14 @@ def test_an_unclosed_quote_loses_no_row_silently(
     ((row, column, reason),) = raw.unread
     assert (row, column) == (len(rows) + 2, 2)
     assert reason.startswith("unclosed quote: ") and reason.endswith("; close the quote")
+
+
+# The text part's trailing spaces are cut a line at a time: exactly what the regex cuts.
+SPACEY = st.text(st.sampled_from(list("a \t\n\r\u2028\x0b\x0c\x85é")), max_size=40)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=SPACEY)
+@example(text="Jordan Rivera  \nData engineer\t \n  ")
+def test_trailing_space_is_cut_as_the_regex_cuts_it(text: str) -> None:
+    assert strip_trailing_space(text) == _TRAILING_SPACE.sub("", text)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import types
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from email.utils import format_datetime, formataddr, getaddresses
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.compiler
+import jinja2.runtime
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
@@ -42,6 +45,15 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069
 # Markdown's hard line break (two trailing spaces) belongs to the HTML part; in the text part
 # a recipient's client shows them as stray whitespace, or a quoted-reply marker.
 _TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
+
+
+def strip_trailing_space(text: str) -> str:
+    """_TRAILING_SPACE.sub("", text), a line at a time: the regex tries a match at every
+    space of the body (a tenth of composing); its `$` is a line's end at "\n" only, as here.
+    test_properties checks the two agree."""
+    return "\n".join([line.rstrip(" \t") for line in text.split("\n")])
+
+
 _PLACEHOLDER = re.compile(r"\{\{.{0,40}?\}\}|\{%.{0,40}?%\}|\{\{|\{%")
 # The To that formataddr writes for a name of plain words (or no name): nothing in it is
 # special to either parser (no quote, comment, group, route, encoded word or second line), so
@@ -120,13 +132,19 @@ class _Values:
         calls it while compiling: a plain finalize is applied to constant outputs
         (`{{ "Hi" }}`) at compile time, which would bake the token of that moment's list
         into the template, and every later email would show its own first value there."""
+        pair = self._pairs.get(value) if type(value) is str else None
+        if pair is not None:  # the common case: a plain str seen before
+            raw = self.raw
+            raw.append(pair)
+            index = len(raw) - 1
+            return _TOKENS[index] if index < len(_TOKENS) else f"bctok{index}x"
         if isinstance(value, Markup):
             # Already HTML (a `join` of values under autoescape, or `|safe`): the text part
             # gets it unescaped, the HTML part as it is.
             pair = (value.unescape(), str(value))
         else:
             text = str(value)
-            pair = self._pairs.get(text)  # type: ignore[assignment]
+            pair = self._pairs.get(text)
             if pair is None:
                 if not text.strip(" \t"):
                     return text
@@ -143,6 +161,8 @@ class _Values:
     def html(self, pieces: _Pieces) -> str:
         return _fill(pieces, self.raw, 1)
 
+
+_TOKENS = tuple(f"bctok{index}x" for index in range(1024))  # made once, not per value
 
 # A skeleton cut at its tokens: the words before the first, then (value index, the words
 # after it) for each token. Ten thousand emails of one shape share one.
@@ -178,11 +198,46 @@ class _Fields(dict[str, Any]):
 _FIELD_ATTRS = frozenset(dir(_Fields))  # what getattr finds on a _Fields before its keys
 
 
+class _OutputCode(jinja2.compiler.CodeGenerator):
+    """Each `{{ value }}` compiled as `finalize(value)` alone, not `escape(finalize(value))`.
+
+    Our finalize (_Values.finalize) only ever returns a plain str that holds nothing to
+    escape: a `bctok<n>x` token or a value of plain spaces and tabs. Escaping it wrapped it
+    in a Markup for nothing (a tenth of composing); the joined output is the same string."""
+
+    def _output_child_pre(self, node: Any, frame: Any, finalize: Any) -> None:
+        self.write("(")
+        if finalize.src is not None:
+            self.write(finalize.src)
+
+
+class _Context(jinja2.runtime.Context):
+    """A template's call of a built-in method (`subject_for.get(kind, "…")`) made directly:
+    Jinja looks for a pass_context mark on the callable and its `__call__` first, which a
+    built-in method can never carry. Every other callable goes through Jinja's own call."""
+
+    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(__obj) is not types.BuiltinMethodType:
+            return super().call(__obj, *args, **kwargs)
+        kwargs.pop("_block_vars", None)
+        kwargs.pop("_loop_vars", None)
+        try:
+            return __obj(*args, **kwargs)
+        except StopIteration:
+            return __self.environment.undefined(
+                "value was undefined because a callable raised a StopIteration exception"
+            )
+
+
 class _Environment(jinja2.Environment):
     """Jinja's attribute lookup (`contact.name`) without a Python-level `__getattr__` call
     per attribute for the template's own dicts: for a _Fields it returns what
     `jinja2.Environment.getattr` would (a dict method first, then the key, else undefined),
-    by a plain key lookup. Every other object goes through Jinja's own lookup."""
+    by a plain key lookup. Every other object (a `loop.first`) goes through Jinja's own
+    lookup, written out here as `jinja2.Environment.getattr` has it, saving a call."""
+
+    code_generator_class = _OutputCode
+    context_class = _Context
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) is _Fields and attribute not in _FIELD_ATTRS:
@@ -190,7 +245,14 @@ class _Environment(jinja2.Environment):
                 return obj[attribute]
             except KeyError:
                 return self.undefined(obj=obj, name=attribute)
-        return super().getattr(obj, attribute)
+        try:
+            return getattr(obj, attribute)
+        except AttributeError:
+            pass
+        try:
+            return obj[attribute]
+        except (TypeError, LookupError, AttributeError):
+            return self.undefined(obj=obj, name=attribute)
 
 
 def vcard(profile: Profile) -> bytes:
@@ -355,6 +417,11 @@ class Composer:
             template = self._templates.get(name)
             if template is None:  # loaded once a run: not a stat of its file per email
                 template = self._templates[name] = self._env.get_template(name)
+                # Its globals as one plain dict, not Jinja's ChainMap over the template's
+                # and the environment's: each email's context copies them and lists their
+                # keys, which through a ChainMap cost more than the copy (nothing changes
+                # the environment's globals during a run).
+                template.globals = dict(template.globals)
             skeleton = template.render(context)
         except jinja2.TemplateNotFound:
             raise TemplateError(f"template {name} is missing from templates/") from None
@@ -370,7 +437,7 @@ class Composer:
                 self._shapes.clear()
             shape = self._shapes[skeleton] = (_pieces(head), _pieces(body), _pieces(converted))
         subject = self._values.plain(shape[0])
-        text = _TRAILING_SPACE.sub("", self._values.plain(shape[1]))
+        text = strip_trailing_space(self._values.plain(shape[1]))
         leftover = _PLACEHOLDER.search(subject + "\n" + text)
         if leftover:
             # Never send "Hi {{first_name}}": a cell pasted from another mail-merge tool, or a
@@ -468,7 +535,8 @@ def _split_subject(rendered: str, name: str) -> tuple[str, str]:
 
 def verify_headers(raw: bytes, to_addr: str) -> None:
     """The serialised message has exactly our headers, and one recipient: the intended one."""
-    block = raw.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+    end = raw.find(b"\r\n\r\n")  # the header block, without copying the body
+    block = (raw if end < 0 else raw[:end]).decode("ascii", "replace")
     names: list[str] = []
     to_lines: list[str] = []
     for line in block.split("\r\n"):

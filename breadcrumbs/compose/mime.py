@@ -26,7 +26,9 @@ def encode_header(value: str) -> str:
 
 def qp(text: str) -> bytes:
     """Quoted-printable body with CRLF line ends (soft breaks keep lines under 76)."""
-    data = text.replace("\r\n", "\n").replace("\n", CRLF).encode("utf-8")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    data = text.replace("\n", CRLF).encode("utf-8")
     return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
 
 
@@ -39,6 +41,15 @@ def attachment_part(content_type: str, filename: str, body: bytes) -> bytes:
     return head.encode("ascii") + qp(body.decode("utf-8"))
 
 
+# The parts' own headers: the same in every message, made once.
+_PART_HEAD = f"{CRLF}Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"
+_TEXT_HEAD = f'{CRLF}Content-Type: text/plain; charset="utf-8"{_PART_HEAD}'.encode("ascii")
+_HTML_HEAD = f'{CRLF}Content-Type: text/html; charset="utf-8"{_PART_HEAD}'.encode("ascii")
+_ALTERNATIVE = b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="=_alt_'
+_MIXED = b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="=_mix_'
+_MIXED_ALTERNATIVE = b'\r\nContent-Type: multipart/alternative; boundary="=_alt_'
+
+
 def build(
     headers: list[tuple[str, str]],
     text: str,
@@ -47,39 +58,18 @@ def build(
     attachment: bytes | None = None,
 ) -> bytes:
     """The whole message: headers, then multipart/alternative (text, HTML), and, when given,
-    a pre-built attachment part inside multipart/mixed."""
-    seed = hashlib.sha256(message_id.encode("ascii")).hexdigest()[:24]
-    alt = f"=_alt_{seed}"
-    alternative = b"".join(
-        [
-            f'--{alt}{CRLF}Content-Type: text/plain; charset="utf-8"{CRLF}'
-            f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}".encode("ascii"),
-            qp(text),
-            CRLF.encode("ascii"),
-            f'--{alt}{CRLF}Content-Type: text/html; charset="utf-8"{CRLF}'
-            f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}".encode("ascii"),
-            qp(html),
-            CRLF.encode("ascii"),
-            f"--{alt}--{CRLF}".encode("ascii"),
-        ]
-    )
-    lines = [f"{name}: {value}" for name, value in headers]
-    lines.append("MIME-Version: 1.0")
+    a pre-built attachment part inside multipart/mixed. Boundaries are the message's own
+    (from its Message-ID); everything else but the values is constant bytes, joined once."""
+    seed = hashlib.sha256(message_id.encode("ascii")).hexdigest()[:24].encode("ascii")
+    alt = b"--=_alt_" + seed
+    head = "".join([f"{name}: {value}{CRLF}" for name, value in headers]).encode("ascii")
     if attachment is None:
-        lines.append(f'Content-Type: multipart/alternative; boundary="{alt}"')
-        body = alternative
+        pieces = [head, _ALTERNATIVE, seed, b'"\r\n\r\n']
     else:
-        mixed = f"=_mix_{seed}"
-        lines.append(f'Content-Type: multipart/mixed; boundary="{mixed}"')
-        body = b"".join(
-            [
-                f"--{mixed}{CRLF}Content-Type: multipart/alternative; "
-                f'boundary="{alt}"{CRLF}{CRLF}'.encode("ascii"),
-                alternative,
-                f"--{mixed}{CRLF}".encode("ascii"),
-                attachment,
-                CRLF.encode("ascii"),
-                f"--{mixed}--{CRLF}".encode("ascii"),
-            ]
-        )
-    return (CRLF.join(lines) + CRLF + CRLF).encode("ascii") + body
+        pieces = [head, _MIXED, seed, b'"\r\n\r\n--=_mix_', seed, _MIXED_ALTERNATIVE, seed]
+        pieces.append(b'"\r\n\r\n')
+    pieces += [alt, _TEXT_HEAD, qp(text), b"\r\n", alt, _HTML_HEAD, qp(html), b"\r\n"]
+    pieces += [alt, b"--\r\n"]
+    if attachment is not None:
+        pieces += [b"--=_mix_", seed, b"\r\n", attachment, b"\r\n--=_mix_", seed, b"--\r\n"]
+    return b"".join(pieces)
