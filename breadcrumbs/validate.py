@@ -80,7 +80,6 @@ class Interaction:
     notes: str
     source_file: str
     source_row: int
-    referral_cells: list[str] = field(default_factory=list)
     time: time | None = None  # when it started, if the sheet says: mail after it thanks it
 
 
@@ -619,7 +618,6 @@ def _interaction(
         seen[interaction_id] = interaction
         out.interactions.append(interaction)
     for cell in cells:
-        interaction.referral_cells.append(cell)
         referred = _referred_contact(cell, interaction, out, people, "referrals")
         if referred and referred != contact_id:
             out.referrals.append(Referral(contact_id, referred, interaction_id, len(out.referrals)))

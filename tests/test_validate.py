@@ -347,7 +347,10 @@ def test_the_same_conversation_entered_twice_is_one_conversation(tmp_path: Path)
     )
     data = run(folder)
     (conversation,) = data.interactions
-    assert conversation.referral_cells == ["Alan Turing", "Grace Hopper"]
+    names = {c.contact_id: c.name for c in data.contacts}
+    referred = [names[r.referred_id] for r in data.referrals]
+    assert referred == ["Alan Turing", "Grace Hopper"]
+    assert {r.interaction_id for r in data.referrals} == {conversation.interaction_id}
     assert data.merged == 1
 
 
