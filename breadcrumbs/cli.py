@@ -175,7 +175,9 @@ def _run_sync(ws: Any, source: str | None, prefect: bool) -> Any:
         return sync_contacts(workspace=str(ws.root), source=source)
     from breadcrumbs.sync import run_sync
 
-    return run_sync(ws, source)
+    # On a terminal, each stage as it starts (stderr: the report on stdout stays clean).
+    say = (lambda line: typer.echo(f"… {line}", err=True)) if sys.stderr.isatty() else None
+    return run_sync(ws, source, say=say)
 
 
 def _plural(count: int, word: str) -> str:

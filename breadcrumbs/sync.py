@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,9 +192,12 @@ def run_sync(
     source: str | None = None,
     sheet_reader: SheetReader | None = None,
     skip_unchanged: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> SyncReport:
     """Read, validate, load. `skip_unchanged` (follow-up's own sync): not when the source is
-    as the last sync read it; an explicit `breadcrumbs sync` always loads and logs a sync."""
+    as the last sync read it; an explicit `breadcrumbs sync` always loads and logs a sync.
+    `say` hears each stage as it starts: a sheet of a million rows takes a minute."""
+    tell = say or (lambda _: None)
     profile = load_profile(workspace.profile_path)
     resolved = resolve_source(workspace, source, profile)
     fingerprint = source_fingerprint(resolved, profile)
@@ -202,7 +205,11 @@ def run_sync(
         unchanged = unchanged_since_last_sync(workspace, resolved, fingerprint)
         if unchanged is not None:
             return unchanged
+    tell(f"reading {resolved}")
     tables = read_stage(resolved, sheet_reader or sheet_reader_for(workspace))
+    rows = sum(len(t.rows) for t in tables)
+    tell(f"checking {rows:,} {'row' if rows == 1 else 'rows'} of {len(tables)} sheets")
     data = validate_stage(tables, profile)
     del tables  # the rows as read: the records hold what is loaded (peak memory, issue 11)
+    tell("loading them into the workspace")
     return load_stage(workspace, data, resolved, fingerprint)

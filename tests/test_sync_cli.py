@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import pty
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -290,3 +292,50 @@ def test_sync_sample_loads_the_bundled_network_dated_to_today(
     assert conversations >= 15
     ((people,),) = rows(workspace, "SELECT count(*) FROM contacts")
     assert 35 <= people <= 50
+
+
+def test_a_sync_on_a_terminal_says_each_stage_on_stderr_and_keeps_stdout_clean(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """A sheet of a million rows takes a minute: on a terminal, `sync` says what it is doing
+    (reading, checking N rows, loading) on stderr; its report on stdout is unchanged."""
+    source = str(write_network(tmp_path / "sheet"))
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    primary, secondary = pty.openpty()  # stderr a terminal, as in a shell
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from breadcrumbs.cli import main; main()",
+                "sync",
+                source,
+                "--workspace",
+                str(workspace.root),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            env=env,
+            timeout=120,
+        )
+        os.close(secondary)
+        said = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the terminal's other end is closed: all was read
+                break
+            if not chunk:
+                break
+            said += chunk
+    finally:
+        os.close(primary)
+    assert done.returncode == 0
+    stages = [line for line in said.decode().splitlines() if line.startswith("…")]
+    assert stages == [
+        f"… reading {source}",
+        "… checking 10 rows of 3 sheets",
+        "… loading them into the workspace",
+    ]
+    assert done.stdout.decode().startswith(f"synced {source}\n")
+    assert "…" not in done.stdout.decode()
