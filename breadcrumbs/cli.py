@@ -6,6 +6,7 @@ that need them, so `breadcrumbs --help` answers at once.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -710,16 +711,12 @@ def _outbox_message(ws: Any, profile: Any, row: tuple[Any, ...]) -> bytes:
     the Due the ledger kept, as of its planned_at (the same bytes, templates unchanged)."""
     from breadcrumbs import clock
     from breadcrumbs.compose.message import DEFAULT_TEMPLATES, Composer
+    from breadcrumbs.deliver.outbox import OutboxMailer
     from breadcrumbs.store.ledger import due_from_json
 
-    prefix = b"X-Unsent: 1\r\n"
     if row[1]:
-        try:
-            data = (ws.outbox / row[1]).read_bytes()
-        except OSError:
-            pass
-        else:
-            return data[len(prefix) :] if data.startswith(prefix) else data
+        with contextlib.suppress(OSError):  # the file is gone: compose it again below
+            return OutboxMailer(ws.outbox).message_in(row[1])
     composer = Composer(profile, clock.today(), (ws.templates, DEFAULT_TEMPLATES))
     return composer.compose(due_from_json(row[2]), row[3]).email.raw
 

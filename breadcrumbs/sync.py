@@ -6,11 +6,9 @@ a task, and the CLI can run them directly when no Prefect server is about.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +19,14 @@ from breadcrumbs.profile import Profile, load_profile
 from breadcrumbs.records import Reject
 from breadcrumbs.settings import Workspace
 from breadcrumbs.sources.headers import TABLES
-from breadcrumbs.sources.read import RawTable, SheetReader, Table, read_source, sheet_id_of
+from breadcrumbs.sources.read import (
+    RawTable,
+    SheetReader,
+    Table,
+    collector_paused,
+    read_source,
+    sheet_id_of,
+)
 from breadcrumbs.store.database import (
     MIGRATIONS,
     SyncCounts,
@@ -89,32 +94,15 @@ def sheet_reader_for(workspace: Workspace) -> SheetReader:
     return read
 
 
-@contextmanager
-def bulk() -> Iterator[None]:
-    """No cyclic garbage collection while a stage builds its rows (issue 11).
-
-    A million-row sheet is millions of lists, dicts and records, none in a reference
-    cycle, and each collection walked all of them again: a quarter of the sync's CPU at
-    200,000 rows. Reference counting still frees everything; collections resume after.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def read_stage(source: str, sheet_reader: SheetReader | None = None) -> list[Table]:
-    with bulk():
+    with collector_paused():
         return read_source(source, sheet_reader)
 
 
 def validate_stage(tables: list[Table], profile: Profile) -> Validated:
     from breadcrumbs.validate import validate  # email-validator: only a sync that loads needs it
 
-    with bulk():
+    with collector_paused():
         return validate(tables, profile.source.slash_dates)
 
 
@@ -122,7 +110,7 @@ def load_stage(
     workspace: Workspace, data: Validated, source: str, fingerprint: str | None = None
 ) -> SyncReport:
     """Load, and remember the fingerprint of what was read (none: the next sync reads again)."""
-    with open_store(workspace) as con, bulk():
+    with open_store(workspace) as con, collector_paused():
         counts = load(con, data, source)
         set_meta(con, FINGERPRINT, fingerprint or "")
     return SyncReport(source, counts, data.rejects)

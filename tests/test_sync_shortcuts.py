@@ -125,7 +125,8 @@ def test_a_stage_that_fails_leaves_garbage_collection_as_it_found_it(tmp_path: P
     import pytest
 
     from breadcrumbs.errors import SourceError
-    from breadcrumbs.sync import bulk, read_stage
+    from breadcrumbs.sources.read import collector_paused
+    from breadcrumbs.sync import read_stage
 
     assert gc.isenabled()
     with pytest.raises(SourceError):
@@ -133,7 +134,7 @@ def test_a_stage_that_fails_leaves_garbage_collection_as_it_found_it(tmp_path: P
     assert gc.isenabled()
     gc.disable()
     try:
-        with bulk():
+        with collector_paused():
             pass
         assert not gc.isenabled()  # a caller that had it off keeps it off
     finally:

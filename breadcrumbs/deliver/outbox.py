@@ -18,6 +18,8 @@ from breadcrumbs.records import Delivery, Mode, OutgoingEmail
 __all__ = ["OutboxMailer", "file_name", "legacy_file_name"]
 
 
+# Outlook and Thunderbird open a file starting with this as a draft to send.
+UNSENT = b"X-Unsent: 1\r\n"
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -52,7 +54,7 @@ class OutboxMailer:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 fd = os.open(temporary, _CREATE, 0o644)
             try:
-                _write_all(fd, b"X-Unsent: 1\r\n" + email.raw)
+                _write_all(fd, UNSENT + email.raw)
             finally:
                 os.close(fd)
             os.replace(temporary, target)
@@ -61,6 +63,11 @@ class OutboxMailer:
                 os.unlink(temporary)
             raise DeliveryFailed(f"cannot write {target}: {exc.strerror}") from None
         return Delivery("written", name)
+
+    def message_in(self, name: str) -> bytes:
+        """The message a file written by `deliver` holds (OSError if it is gone)."""
+        data = (self.folder / name).read_bytes()
+        return data[len(UNSENT) :] if data.startswith(UNSENT) else data
 
     def remove_partial_files(self) -> int:
         """Temporary files a killed run left behind (only called under the workspace lock,
