@@ -25,10 +25,12 @@ from typing import Any
 
 import jinja2
 import jinja2.compiler
+import jinja2.nodes
 import jinja2.runtime
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
+from breadcrumbs.compose.constant import Splice, batch_names, splice
 from breadcrumbs.compose.mime import attachment_part, build, encode_header
 from breadcrumbs.errors import TemplateError, UnsafeHeaderError
 from breadcrumbs.profile import Profile
@@ -138,6 +140,8 @@ class _Values:
             raw.append(pair)
             index = len(raw) - 1
             return _TOKENS[index] if index < len(_TOKENS) else f"bctok{index}x"
+        if type(value) is Splice:  # a part of the template rendered once for the batch
+            return value.emit(self.raw)
         if isinstance(value, Markup):
             # Already HTML (a `join` of values under autoescape, or `|safe`): the text part
             # gets it unescaped, the HTML part as it is.
@@ -413,15 +417,10 @@ class Composer:
             raise TemplateError(f"no template for emails of kind {due.kind!r}")
         context = self.context(due)
         try:
-            self._values.raw = []
             template = self._templates.get(name)
             if template is None:  # loaded once a run: not a stat of its file per email
-                template = self._templates[name] = self._env.get_template(name)
-                # Its globals as one plain dict, not Jinja's ChainMap over the template's
-                # and the environment's: each email's context copies them and lists their
-                # keys, which through a ChainMap cost more than the copy (nothing changes
-                # the environment's globals during a run).
-                template.globals = dict(template.globals)
+                template = self._templates[name] = self._load(name)
+            self._values.raw = []
             skeleton = template.render(context)
         except jinja2.TemplateNotFound:
             raise TemplateError(f"template {name} is missing from templates/") from None
@@ -449,6 +448,48 @@ class Composer:
         if not text.strip():
             raise TemplateError(f"{name}: the body is empty")
         return subject, text, html
+
+    def _load(self, name: str) -> jinja2.Template:
+        """The template as `Environment.get_template` loads it (the same errors), with its
+        batch-constant parts rendered once (compose/constant.py) when that can be shown to
+        change nothing. Its globals are one plain dict, not Jinja's ChainMap over the
+        template's and the environment's: each email's context copies them and lists their
+        keys, which through a ChainMap cost more than the copy (nothing changes the
+        environment's globals during a run)."""
+        env = self._env
+        assert env.loader is not None
+        source, filename, _ = env.loader.get_source(env, name)
+        try:
+            spliced = self._spliced(source, name, filename)
+        except Exception:  # any doubt (a syntax error too): as get_template
+            spliced = None
+        if spliced is not None:
+            return spliced
+        return env.template_class.from_code(
+            env, env.compile(source, name, filename), dict(env.globals)
+        )
+
+    def _spliced(self, source: str, name: str, filename: str | None) -> jinja2.Template | None:
+        env = self._env
+        batch = {"me": self._me, "today": self.today, **self._shared}
+        names = batch_names(batch)
+        batch = {k: v for k, v in batch.items() if k in names}
+
+        def prerender(part: jinja2.nodes.Template) -> tuple[str, list[tuple[str, str]]]:
+            code = env.compile(part, name, filename)
+            template = env.template_class.from_code(env, code, dict(env.globals))
+            self._values.raw = []
+            try:
+                return template.render(batch), self._values.raw
+            finally:
+                self._values.raw = []
+
+        done = splice(env.parse(source, name, filename), names, prerender, "_bc_part_")
+        if done is None:
+            return None
+        tree, parts = done
+        code = env.compile(tree, name, filename)
+        return env.template_class.from_code(env, code, {**env.globals, **parts})
 
     def _date(self, when: datetime) -> str:
         # A batch shares one planned_at: format it once, not ten thousand times.
