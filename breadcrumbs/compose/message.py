@@ -574,10 +574,30 @@ def _split_subject(rendered: str, name: str) -> tuple[str, str]:
     return subject, body.lstrip("\n")
 
 
+# The header block as mime.build writes it, each header once and on one line (the subject's
+# encoded words may continue on further lines): the loop below would find exactly our seven
+# names and this To, so this shape is checked by one match (test_compose_shortcuts compares).
+_OUR_SHAPE = re.compile(
+    r"From:[^\r\n]*\r\nTo:([^\r\n]*)\r\nSubject:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n"
+    r"Date:[^\r\n]*\r\nMessage-ID:[^\r\n]*\r\nMIME-Version:[^\r\n]*\r\n"
+    r"Content-Type:[^\r\n]*"
+)
+
+
 def verify_headers(raw: bytes, to_addr: str) -> None:
     """The serialised message has exactly our headers, and one recipient: the intended one."""
     end = raw.find(b"\r\n\r\n")  # the header block, without copying the body
     block = (raw if end < 0 else raw[:end]).decode("ascii", "replace")
+    ours = _OUR_SHAPE.fullmatch(block)
+    if ours is not None:
+        if not to_reads_as([ours[1]], to_addr):
+            raise UnsafeHeaderError("the message would go to someone else than intended")
+        return
+    _verify_header_lines(block, to_addr)
+
+
+def _verify_header_lines(block: str, to_addr: str) -> None:
+    """verify_headers for a block of any shape: its names, then its To."""
     names: list[str] = []
     to_lines: list[str] = []
     for line in block.split("\r\n"):
