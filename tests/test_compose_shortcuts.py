@@ -1,7 +1,7 @@
 """Compose's shortcuts for the shape it writes give what the general code gives.
 
 verify_headers checks a header block of mime.build's own shape with one match, and the
-quoted-printable encoder reuses the encoding of a paragraph it has seen: for any block or
+quoted-printable encoder reuses the encoding of a line it has seen: for any block or
 body, the answer must be the general code's.
 """
 
@@ -77,7 +77,7 @@ BODY = st.lists(
 
 
 def plain_qp(text: str) -> bytes:
-    """mime.qp before it reused paragraphs: one encoding of the whole body."""
+    """mime.qp before it reused lines: one encoding of the whole body."""
     if "\r" in text:
         text = text.replace("\r\n", "\n")
     data = text.replace("\n", "\r\n").encode("utf-8")
@@ -89,9 +89,9 @@ def plain_qp(text: str) -> bytes:
 @example(body="a" * 100 + "\n\n" + "b" * 100, before=[])
 @example(body="x \n\n.\n\nlast line " + "y" * 90, before=[])
 @example(body="a\r\n\nb\r", before=[])
-def test_quoted_printable_by_paragraph_is_the_whole_bodys_encoding(
+def test_quoted_printable_by_line_is_the_whole_bodys_encoding(
     body: str, before: list[str]
 ) -> None:
-    for seen in before:  # paragraphs already encoded by earlier emails of the batch
+    for seen in before:  # lines already encoded by earlier emails of the batch
         mime.qp(seen)
     assert mime.qp(body) == plain_qp(body)

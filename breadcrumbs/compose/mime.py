@@ -27,34 +27,35 @@ def encode_header(value: str) -> str:
 def qp(text: str) -> bytes:
     """Quoted-printable body with CRLF line ends (soft breaks keep lines under 76).
 
-    Encoded a paragraph at a time, each paragraph's encoding kept for the next email: a
-    batch's emails share most of their paragraphs (the signature, a monthly update's news).
-    The encoding of a line depends on that line alone, so paragraphs cut after their blank
-    line and encoded apart join to the whole body's encoding (test_compose_shortcuts checks
-    it); the last two go together, so that every piece holds a line end, from which the
-    encoder takes the kind of line end it writes for its soft breaks."""
+    Encoded a line at a time, each line's encoding kept for the next email: a batch's
+    emails share most of their lines (the signature, a monthly update's news). The encoding
+    of a line depends on that line alone, so lines cut after their line end and encoded
+    apart join to the whole body's encoding (test_compose_shortcuts checks it); the last two
+    go together, so that every piece holds a line end, from which the encoder takes the kind
+    of line end it writes for its soft breaks."""
     if "\r" in text:
         text = text.replace("\r\n", "\n")
-    paragraphs = text.split("\n\n")
-    if len(paragraphs) < 3:
+    lines = text.split("\n")
+    if len(lines) < 3:
         return _qp(text)
-    last = paragraphs.pop()
-    paragraphs[-1] += "\n\n" + last
+    last = lines.pop()
+    lines[-1] += "\n" + last
     seen = _ENCODED
-    if len(seen) > 4096:
+    if len(seen) > 16384:
         seen.clear()
     out = []
-    for index, paragraph in enumerate(paragraphs):
-        if index < len(paragraphs) - 1:
-            paragraph += "\n\n"
-        encoded = seen.get(paragraph)
+    before_last = len(lines) - 1
+    for index, line in enumerate(lines):
+        if index < before_last:
+            line += "\n"
+        encoded = seen.get(line)
         if encoded is None:
-            encoded = seen[paragraph] = _qp(paragraph)
+            encoded = seen[line] = _qp(line)
         out.append(encoded)
     return b"".join(out)
 
 
-_ENCODED: dict[str, bytes] = {}  # a paragraph (with its blank line) -> its encoding
+_ENCODED: dict[str, bytes] = {}  # a line (with its line end) -> its encoding
 
 
 def _qp(text: str) -> bytes:
