@@ -8,6 +8,7 @@ body, the answer must be the general code's.
 from __future__ import annotations
 
 import binascii
+from email.utils import formataddr
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -89,9 +90,18 @@ def plain_qp(text: str) -> bytes:
 @example(body="a" * 100 + "\n\n" + "b" * 100, before=[])
 @example(body="x \n\n.\n\nlast line " + "y" * 90, before=[])
 @example(body="a\r\n\nb\r", before=[])
-def test_quoted_printable_by_line_is_the_whole_bodys_encoding(
-    body: str, before: list[str]
-) -> None:
+def test_quoted_printable_by_line_is_the_whole_bodys_encoding(body: str, before: list[str]) -> None:
     for seen in before:  # lines already encoded by earlier emails of the batch
         mime.qp(seen)
     assert mime.qp(body) == plain_qp(body)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    name=st.text(st.sampled_from([*'Aa0 _.,"\\<>@()é\t']), max_size=12),
+    address=st.sampled_from(["ann@example.com", "a.b+c@x-y.example"]),
+)
+@example(name="First1 Last1", address="person1@example.com")
+@example(name="  ", address="ann@example.com")
+def test_a_to_of_plain_words_is_written_as_formataddr_writes_it(name: str, address: str) -> None:
+    assert message._to_header(name, address) == formataddr((name, address), charset="utf-8")

@@ -508,7 +508,7 @@ class Composer:
         raw = build(
             [
                 ("From", self._from),
-                ("To", formataddr((due.name, to_addr), charset="utf-8")),
+                ("To", _to_header(due.name, to_addr)),
                 ("Subject", encode_header(subject)),
                 ("Date", self._date(planned_at)),
                 ("Message-ID", msg_id),
@@ -531,6 +531,18 @@ def _as_fields(value: Any) -> Any:
     if isinstance(value, list):
         return [_as_fields(v) for v in value]
     return value
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
+
+
+def _to_header(name: str, address: str) -> str:
+    """formataddr((name, address), charset="utf-8"), written directly for a name of plain
+    words (ASCII letters and digits, single spaces), which it would neither quote, escape
+    nor encode: `Ann Lee <ann@example.com>`."""
+    if _PLAIN_NAME.fullmatch(name) and address.isascii():
+        return f"{name} <{address}>"
+    return formataddr((name, address), charset="utf-8")
 
 
 def _month_name(first: date | None) -> str:
