@@ -381,7 +381,6 @@ def follow_up(
 def _follow_up_direct(ws: Any, mode: str, limit: int | None, dry_run: bool, no_sync: bool) -> Any:
     from breadcrumbs.follow_up import run_follow_up
     from breadcrumbs.sources.read import collector_paused
-    from breadcrumbs.store.database import holding_store
     from breadcrumbs.sync import run_sync
 
     if not no_sync:
@@ -403,7 +402,7 @@ def _follow_up_direct(ws: Any, mode: str, limit: int | None, dry_run: bool, no_s
     # collection walked all of them again (issue 11: about 0.1 CPU-s of a follow-up at
     # 10,000), and the batch leaves almost nothing in cycles (about 2,000 objects at 10,000
     # emails, freed when collection resumes after it).
-    with collector_paused(), holding_store(ws):
+    with collector_paused():
         return run_follow_up(ws, mode, limit, dry_run, progress=progress)
 
 

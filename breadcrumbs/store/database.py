@@ -140,41 +140,9 @@ def workspace_lock(workspace: Workspace, wait: float = LOCK_WAIT_SECONDS) -> Ite
         os.close(fd)  # closing releases the lock, also when the process dies
 
 
-# Databases a command holds open for all its stages (`holding_store`), by file.
-_held: dict[str, duckdb.DuckDBPyConnection] = {}
-
-
-@contextmanager
-def holding_store(workspace: Workspace) -> Iterator[None]:
-    """Hold the workspace's lock and its database open across a whole command: each
-    `open_store` inside gets a cursor of the one connection, not a DuckDB instance of its
-    own (issue 11: a follow-up opened and closed the file three times, 10-20 ms of CPU
-    each, and checkpointed at each close). Other runs wait for the lock, as they would for
-    any stage; the database is checkpointed and closed once, at the end."""
-    key = str(workspace.db_path)
-    if key in _held:
-        yield
-        return
-    with open_store(workspace) as con:
-        _held[key] = con
-        try:
-            yield
-        finally:
-            del _held[key]
-
-
 @contextmanager
 def open_store(workspace: Workspace, lock: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
     """The workspace's database, migrated, locked for this run and closed promptly."""
-    held = _held.get(str(workspace.db_path))
-    if held is not None:  # this command holds it (holding_store), lock and all
-        cursor = held.cursor()
-        try:
-            cursor.execute("SET enable_progress_bar = false")
-            yield cursor
-        finally:
-            cursor.close()
-        return
     with workspace_lock(workspace) if lock else _nothing():
         try:
             con = duckdb.connect(str(workspace.db_path))
