@@ -203,7 +203,8 @@ def plan_rows(
 
 # One INSERT for a batch: a column each row has its own value for goes in as one list, the
 # values every row shares (state, mode, the day, the time, no attempt yet) as one parameter
-# each, not as ten thousand copies for DuckDB to convert (issue 11: half of plan's time).
+# each, not as ten thousand copies for DuckDB to convert (issue 11: 0.14 -> 0.08 s for the
+# statement alone; in place, against the key's index and the WAL, the gain is smaller).
 _INSERT = """
     INSERT INTO messages (key, kind, contact_id, email, subject, message_id, for_date,
         planned_at, due, {varying}, state, mode, planned_on, updated_at, attempts)
