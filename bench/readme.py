@@ -128,42 +128,77 @@ def outbox_files(ws: Path) -> int:
     return sum(1 for name in os.listdir(ws / "outbox") if name.endswith(".eml"))
 
 
+ROUNDS = 3  # the baseline and the path, alternately; the least of each is reported
+
+
+@dataclass(frozen=True)
+class Writes:
+    seconds: float
+    cpu: float  # user + system seconds of the writing process
+
+
+def timed_plain_writes(folder: Path, count: int) -> Writes:
+    """`plain_writes`, with the CPU seconds it took (its system time is the file system's)."""
+    before = os.times()
+    seconds = plain_writes(folder, count)
+    after = os.times()
+    return Writes(seconds, after.user - before.user + after.system - before.system)
+
+
 def case(results: Results, scratch: Path, people: int, bin_dir: Path, env: dict[str, str]) -> None:
+    """Mailmerge's dry run + plain writes, then the README's two commands, ROUNDS times in
+    turn, so a burst of load from another engineer hits both sides alike; the least of each
+    figure is reported (wall time here swung by ±30% between two runs of the same code)."""
     network = make_network(scratch / "network", people)
     mailmerge = make_mailmerge(scratch / "mailmerge", people)
     crumbs = str(bin_dir / "breadcrumbs")
-    # Interleaved, so a burst of load from another engineer hits both sides alike.
-    mm = run(
-        [str(bin_dir / "mailmerge"), "--dry-run", "--no-limit", "--output-format", "raw"],
-        mailmerge,
-        env,
-    )
-    writes = plain_writes(scratch / "plain", people)
-    baseline = mm.seconds + writes
-    ws = make_workspace(scratch / "ws-readme")
-    path = readme_path(crumbs, network, ws, env, prefect=False)
-    files = outbox_files(ws)
+    mms, writes, paths, files = [], [], [], []
+    for i in range(ROUNDS):
+        mms.append(
+            run(
+                [str(bin_dir / "mailmerge"), "--dry-run", "--no-limit", "--output-format", "raw"],
+                mailmerge,
+                env,
+            )
+        )
+        writes.append(timed_plain_writes(scratch / f"plain-{i}", people))
+        ws = make_workspace(scratch / f"ws-readme-{i}")
+        paths.append(readme_path(crumbs, network, ws, env, prefect=False))
+        files.append(outbox_files(ws))
+    mm_seconds = min(m.seconds for m in mms)
+    mm_cpu = min(m.cpu for m in mms)
+    write_seconds = min(w.seconds for w in writes)
+    write_cpu = min(w.cpu for w in writes)
+    baseline = mm_seconds + write_seconds
+    seconds = min(p.seconds for p in paths)
+    cpu = min(p.cpu for p in paths)
+    every = all(n == people for n in files)
     name = "mailmerge dry run + plain writes"
-    results.add(Figure("readme", f"mailmerge --dry-run, {people:,} rows", mm.seconds, "s"))
-    results.add(Figure("readme", f"plain writes of {people:,} files", writes, "s"))
+    least = f"least of {ROUNDS}"
+    results.add(
+        Figure("readme", f"mailmerge --dry-run, {people:,} rows ({least})", mm_seconds, "s")
+    )
+    results.add(Figure("readme", f"plain writes of {people:,} files", write_seconds, "s"))
     results.add(
         Figure(
             "readme",
-            f"sync + follow-up, {people:,} people, no server ({files:,} files)",
-            path.seconds,
+            f"sync + follow-up, {people:,} people, no server ({min(files):,} files, {least})",
+            seconds,
             "s",
             name,
             baseline,
             "≤ 1.0×",
-            path.seconds <= baseline and files == people,
+            seconds <= baseline and every,
         )
     )
-    results.add(Figure("readme", "  of which sync", path.sync.seconds, "s", name, baseline))
+    results.add(
+        Figure("readme", "  of which sync", min(p.sync.seconds for p in paths), "s", name, baseline)
+    )
     results.add(
         Figure(
             "readme",
             "  of which follow-up (its own sync skipped: unchanged)",
-            path.follow.seconds,
+            min(p.follow.seconds for p in paths),
             "s",
             name,
             baseline,
@@ -172,26 +207,40 @@ def case(results: Results, scratch: Path, people: int, bin_dir: Path, env: dict[
     results.add(
         Figure(
             "readme",
-            "CPU seconds, sync + follow-up",
-            path.cpu,
+            f"CPU seconds, sync + follow-up ({least})",
+            cpu,
             "s",
-            "mailmerge CPU + writes",
-            mm.cpu + writes,
+            "mailmerge CPU + writes' CPU",
+            mm_cpu + write_cpu,
         )
     )
-    results.add(Figure("readme", "peak RSS of either process", path.peak_mib, "MiB"))
+    results.add(
+        Figure(
+            "readme",
+            "  of which follow-up's CPU",
+            min(p.follow.cpu for p in paths),
+            "s",
+            "mailmerge CPU + writes' CPU",
+            mm_cpu + write_cpu,
+        )
+    )
+    results.add(
+        Figure("readme", "peak RSS of either process", max(p.peak_mib for p in paths), "MiB")
+    )
     ws_off = make_workspace(scratch / "ws-readme-novcard", vcard=False)
     off = readme_path(crumbs, network, ws_off, env, prefect=False)
-    results.add(Figure("readme", "sync + follow-up, vCard off", off.seconds, "s", name, baseline))
+    results.add(
+        Figure("readme", "sync + follow-up, vCard off (one run)", off.seconds, "s", name, baseline)
+    )
     # Its wall time swings as much as the load (1.05-2.47x in one hour): compare CPU seconds.
     results.add(
         Figure(
             "readme",
-            "CPU seconds, sync + follow-up, vCard off",
+            "CPU seconds, sync + follow-up, vCard off (one run)",
             off.cpu,
             "s",
-            "mailmerge CPU + writes",
-            mm.cpu + writes,
+            "mailmerge CPU + writes' CPU",
+            mm_cpu + write_cpu,
         )
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 import duckdb
@@ -42,7 +42,7 @@ from breadcrumbs.store.ledger import (
     delivered_today,
     due_from_json,
     forget,
-    plan,
+    plan_rows,
     recompose,
     rows_in,
     set_state,
@@ -229,8 +229,8 @@ def _compose_again(
     return ready, skipped
 
 
-def _outcome(row: Row, state: str, reason: str = "") -> Outcome:
-    return Outcome(row.key, row.kind, row.email, "", row.subject, state, reason)
+def _outcome(row: Row, state: str, reason: str = "", name: str = "") -> Outcome:
+    return Outcome(row.key, row.kind, row.email, name, row.subject, state, reason)
 
 
 def settle(con: duckdb.DuckDBPyConnection, mailer: Mailer) -> list[Outcome]:
@@ -266,11 +266,15 @@ def deliver_stage(
         readdressed = readdress_waiting(con)
         _withdraw_blocked(con)
         withdraw_past_months(con, clock.today())
-        plan(con, composed, mailer.mode)
+        # This run holds the workspace lock, so every waiting row is ours to deliver: those
+        # an earlier run planned or deferred (quota, a crash), read before this run records
+        # its own, and the new ones as plan_rows recorded them, with the messages this run
+        # composed (issue 11: not read back and matched again), in the ledger's order.
+        earlier = rows_in(con, WAITING, [mailer.mode])
+        waiting = earlier + plan_rows(con, composed, mailer.mode)
+        waiting.sort(key=_ledger_order)
         names = {c.email.key: c.due.name for c in composed}
-        # This run holds the workspace lock, so every waiting row is ours to deliver: the
-        # new ones, and those an earlier run planned or deferred (quota, a crash).
-        queue, not_now = _in_moment(con, rows_in(con, WAITING, [mailer.mode]), etiquette)
+        queue, not_now = _in_moment(con, waiting, etiquette)
         # The cap counts what leaves today, whatever day it was planned (issue 8, defect 4);
         # the rest stays waiting for the next run.
         room = room_today(etiquette, delivered_today(con))
@@ -291,21 +295,22 @@ def deliver_stage(
         )
         not_now += skipped
         if mailer.mode == "outbox":
-            delivered = _deliver_bulk(con, mailer, queue, progress)
+            delivered = _deliver_bulk(con, mailer, queue, progress, names)
         else:
-            delivered = _deliver_one_by_one(con, mailer, queue, progress)
-    return (
-        outcomes
-        + not_now
-        + [
-            Outcome(o.key, o.kind, o.to, names.get(o.key, o.name), o.subject, o.state, o.reason)
-            for o in delivered
-        ]
-    )
+            delivered = _deliver_one_by_one(con, mailer, queue, progress, names)
+    return outcomes + not_now + delivered
+
+
+def _ledger_order(row: Row) -> tuple[datetime, str]:
+    return row.planned_at, row.key  # rows_in's ORDER BY planned_at, key
 
 
 def _deliver_bulk(
-    con: duckdb.DuckDBPyConnection, mailer: Mailer, queue: list[Row], progress: Progress | None
+    con: duckdb.DuckDBPyConnection,
+    mailer: Mailer,
+    queue: list[Row],
+    progress: Progress | None,
+    names: dict[str, str],
 ) -> list[Outcome]:
     """Outbox: a file on disk is its own proof, so states move in bulk (few transactions)."""
     if isinstance(mailer, OutboxMailer):
@@ -317,10 +322,12 @@ def _deliver_bulk(
             delivery = mailer.deliver(row.outgoing())
         except DeliveryFailed as exc:
             failed.append(row.key)
-            outcomes.append(_outcome(row, "deferred", str(exc)))
+            outcomes.append(_outcome(row, "deferred", str(exc), names.get(row.key, "")))
         else:
             written.append(row.key)
-            outcomes.append(_outcome(row, delivery.state, delivery.provider_id or ""))
+            outcomes.append(
+                _outcome(row, delivery.state, delivery.provider_id or "", names.get(row.key, ""))
+            )
         if progress:
             progress(done, len(queue))
     set_state(con, written, "written")
@@ -331,11 +338,16 @@ def _deliver_bulk(
 
 
 def _deliver_one_by_one(
-    con: duckdb.DuckDBPyConnection, mailer: Mailer, queue: list[Row], progress: Progress | None
+    con: duckdb.DuckDBPyConnection,
+    mailer: Mailer,
+    queue: list[Row],
+    progress: Progress | None,
+    names: dict[str, str],
 ) -> list[Outcome]:
     """Gmail: each row is committed as `sending` before its request leaves."""
     outcomes = []
     for done, row in enumerate(queue, 1):
+        name = names.get(row.key, "")
         set_state(con, [row.key], "sending", count_attempt=True)
         try:
             delivery = mailer.deliver(row.outgoing())
@@ -344,17 +356,19 @@ def _deliver_one_by_one(
             # the batch certainly did not leave, and wait for the next run.
             rest = [r.key for r in queue[done - 1 :]]
             set_state(con, rest, "deferred", f"{exc} (waits for the next run)")
-            outcomes += [_outcome(r, "deferred", str(exc)) for r in queue[done - 1 :]]
+            outcomes += [
+                _outcome(r, "deferred", str(exc), names.get(r.key, "")) for r in queue[done - 1 :]
+            ]
             break
         except DeliveryUnknown as exc:
             set_state(con, [row.key], "unknown", str(exc))
-            outcomes.append(_outcome(row, "unknown", str(exc)))
+            outcomes.append(_outcome(row, "unknown", str(exc), name))
         except DeliveryFailed as exc:
             set_state(con, [row.key], "failed", str(exc))
-            outcomes.append(_outcome(row, "failed", str(exc)))
+            outcomes.append(_outcome(row, "failed", str(exc), name))
         else:
             set_state(con, [row.key], delivery.state, None, delivery)
-            outcomes.append(_outcome(row, delivery.state))
+            outcomes.append(_outcome(row, delivery.state, "", name))
         if progress:
             progress(done, len(queue))
     return outcomes

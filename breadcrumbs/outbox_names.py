@@ -33,10 +33,23 @@ def file_name(email: OutgoingEmail) -> str:
     """
     if email.file_name:  # recorded by the ledger when it was planned (ledger.plan)
         return email.file_name
-    kind = email.key.split(":", 1)[0]
+    kind = _safe_kind(email.key.split(":", 1)[0])
     day = clock.local(email.planned_at).date().isoformat()
     digest = hashlib.sha256(email.key.encode("utf-8")).hexdigest()[:8]
-    return f"{day} {_safe(kind, 20)} {_safe(_recipient(email), 60)} ({digest}).eml"
+    return f"{day} {kind} {_safe(_recipient(email), 60)} ({digest}).eml"
+
+
+# A batch has a few kinds of email: each kind's part of the name is worked out once.
+_kinds: dict[str, str] = {}
+
+
+def _safe_kind(kind: str) -> str:
+    found = _kinds.get(kind)
+    if found is None:
+        found = _safe(kind, 20)
+        if len(_kinds) < 32:  # the kinds a key starts with; any other stays uncached
+            _kinds[kind] = found
+    return found
 
 
 def _recipient(email: OutgoingEmail) -> str:

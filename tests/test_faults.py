@@ -66,3 +66,36 @@ def test_a_database_another_program_holds_says_to_close_it(workspace: Workspace)
             pass
     finally:
         holder.close()
+
+
+def test_emails_deferred_by_an_earlier_run_leave_before_this_runs_new_ones(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger's order (planned_at, then key): what waits from an earlier run first, then
+    what this run planned (issue 11: this run's rows are no longer read back from the ledger,
+    and must still take their place behind the older ones)."""
+    people = [f"p{n}@example.com,Person {n}" for n in range(12)]
+    talks = [f"2026-11-24,p{n}@example.com,call,,," for n in range(12)]
+    write_profile(workspace)
+    write_sheet(
+        workspace,
+        "\n".join(["email,name", *people]),
+        "\n".join(["date,contact,kind,topic,notes,referrals", *talks[:6]]),
+    )
+    shutil.rmtree(workspace.outbox)
+    workspace.outbox.write_text("a file where the outbox folder should be")
+    first = play(workspace, monkeypatch, "2026-11-25")
+    earlier = sorted(o.key for o in first.outcomes)
+    assert len(earlier) == 6 and {o.state for o in first.outcomes} == {"deferred"}
+
+    workspace.outbox.unlink()
+    write_sheet(
+        workspace,
+        "\n".join(["email,name", *people]),
+        "\n".join(["date,contact,kind,topic,notes,referrals", *talks]),
+    )
+    second = play(workspace, monkeypatch, "2026-11-25")
+    assert {o.state for o in second.outcomes} == {"written"}
+    keys = [o.key for o in second.outcomes]
+    assert keys[:6] == earlier
+    assert keys[6:] == sorted(set(keys) - set(earlier))

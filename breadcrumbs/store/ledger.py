@@ -23,7 +23,6 @@ import duckdb
 from breadcrumbs import clock
 from breadcrumbs.outbox_names import file_name
 from breadcrumbs.records import Composed, Delivery, Due, OutgoingEmail
-from breadcrumbs.store.database import insert_columns
 
 DELIVERED = ("sent", "drafted", "written")
 # Rows that count as "this email exists": they block a second email for the same reason.
@@ -31,24 +30,6 @@ LIVE = ("planned", "sending", "unknown", "deferred", *DELIVERED)
 UNSETTLED = ("sending", "unknown")  # may or may not have left: look up before anything else
 WAITING = ("planned", "deferred")  # certainly not delivered yet: deliver when allowed
 
-MESSAGE_COLUMNS = [
-    ("key", "VARCHAR"),
-    ("kind", "VARCHAR"),
-    ("contact_id", "VARCHAR"),
-    ("email", "VARCHAR"),
-    ("subject", "VARCHAR"),
-    ("message_id", "VARCHAR"),
-    ("state", "VARCHAR"),
-    ("mode", "VARCHAR"),
-    ("raw", "BLOB"),
-    ("for_date", "DATE"),
-    ("planned_on", "DATE"),
-    ("planned_at", "TIMESTAMPTZ"),
-    ("updated_at", "TIMESTAMPTZ"),
-    ("attempts", "INTEGER"),
-    ("due", "VARCHAR"),
-    ("provider_id", "VARCHAR"),
-]
 _DUE_FIELDS = [f.name for f in fields(Due)]
 _DATE_FIELDS = {
     name
@@ -163,6 +144,15 @@ def plan(
     """Record intended emails in one transaction; a key already there is left untouched.
 
     Returns the keys this call recorded (a concurrent or earlier run may own the others).
+    """
+    return [row.key for row in plan_rows(con, batch, mode, state)]
+
+
+def plan_rows(
+    con: duckdb.DuckDBPyConnection, batch: Sequence[Composed], mode: str, state: str = "planned"
+) -> list[Row]:
+    """`plan`, returning the rows it recorded as `rows_in` would read them back, each with
+    the message this run composed (`Row.raw`), so a run need not read its own rows again.
 
     In the outbox mode the message itself is not kept: the run that plans it holds it and
     writes it, and the file is the proof; the ledger keeps the file's name (provider_id, what
@@ -174,47 +164,94 @@ def plan(
         return []
     keep = mode != "outbox"
     today, now = clock.today(), clock.now()
-    keys = [c.email.key for c in batch]
     con.execute("BEGIN")
     try:
         existing = {
             r[0]
             for r in con.execute(
-                "SELECT key FROM messages WHERE key IN (SELECT unnest($1::VARCHAR[]))", [keys]
+                "SELECT key FROM messages WHERE key IN (SELECT unnest($1::VARCHAR[]))",
+                [[c.email.key for c in batch]],
             ).fetchall()
         }
-        fresh = [c for c in batch if c.email.key not in existing]
-        insert_columns(
-            con,
-            "messages",
-            MESSAGE_COLUMNS,
-            [
-                (
-                    c.email.key,
-                    c.due.kind,
-                    c.due.contact_id,
-                    c.email.to_addr,
-                    c.email.subject,
-                    c.email.message_id,
-                    state,
-                    mode,
-                    c.email.raw if keep else None,
-                    c.due.for_date,
-                    today,
-                    c.email.planned_at,
-                    now,
-                    0,
-                    due_to_json(c.due),
-                    None if keep else file_name(c.email),
-                )
-                for c in fresh
-            ],
-        )
+        fresh = [c for c in batch if c.email.key not in existing] if existing else list(batch)
+        rows = [
+            Row(
+                c.email.key,
+                c.due.kind,
+                c.due.contact_id,
+                c.email.to_addr,
+                c.email.subject,
+                c.email.message_id,
+                state,
+                mode,
+                c.email.raw,
+                c.email.planned_at,
+                c.due.for_date,
+                today,
+                due_to_json(c.due),
+                None if keep else file_name(c.email),
+            )
+            for c in fresh
+        ]
+        _insert(con, rows, keep, state, mode, today, now)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return [c.email.key for c in fresh]
+    return rows
+
+
+# One INSERT for a batch: a column each row has its own value for goes in as one list, the
+# values every row shares (state, mode, the day, the time, no attempt yet) as one parameter
+# each, not as ten thousand copies for DuckDB to convert (issue 11: 0.14 -> 0.08 s for the
+# statement alone; in place, against the key's index and the WAL, the gain is smaller).
+_INSERT = """
+    INSERT INTO messages (key, kind, contact_id, email, subject, message_id, for_date,
+        planned_at, due, {varying}, state, mode, planned_on, updated_at, attempts)
+    SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
+        unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[]),
+        unnest($7::DATE[]), unnest($8::TIMESTAMPTZ[]), unnest($9::VARCHAR[]),
+        unnest($10::{kind}[]), $11::VARCHAR, $12::VARCHAR, $13::DATE, $14::TIMESTAMPTZ, 0
+"""
+_INSERT_KEPT = _INSERT.format(varying="raw", kind="BLOB")  # Gmail: the message
+_INSERT_NAMED = _INSERT.format(varying="provider_id", kind="VARCHAR")  # outbox: the file name
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    rows: list[Row],
+    keep: bool,
+    state: str,
+    mode: str,
+    today: date,
+    now: datetime,
+) -> None:
+    if not rows:
+        return
+    columns = list(
+        zip(
+            *(
+                (
+                    r.key,
+                    r.kind,
+                    r.contact_id,
+                    r.email,
+                    r.subject,
+                    r.message_id,
+                    r.for_date,
+                    r.planned_at,
+                    r.due,
+                    r.raw if keep else r.file_name,
+                )
+                for r in rows
+            ),
+            strict=True,
+        )
+    )
+    con.execute(
+        _INSERT_KEPT if keep else _INSERT_NAMED,
+        [*map(list, columns), state, mode, today, now],
+    )
 
 
 def set_state(
