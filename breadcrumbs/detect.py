@@ -9,7 +9,7 @@ no more than `daily_cap` a day.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -266,7 +266,13 @@ class _Candidate:
 class Candidates(Lazy[_Candidate]):
     """Candidates as fetched: each row begins with the key and _CONTACT's columns (contact
     id and email at 1 and 2, the etiquette facts at 7 to 11), which is all the etiquette
-    rules read (`_facts`); a candidate and its `Due` are built only when read."""
+    rules read (`_facts`); a candidate and its `Due` (`make_due`) are built when read."""
+
+    __slots__ = ("make_due",)
+
+    def __init__(self, rows: list[tuple[Any, ...]], make_due: Callable[[Any], Due]) -> None:
+        super().__init__(rows, lambda r: _Candidate(make_due(r), r[7], r[8], r[9], r[10], r[11]))
+        self.make_due = make_due
 
 
 def _facts(c: _Candidate) -> tuple[Any, ...]:
@@ -282,46 +288,47 @@ def _rows(candidates: Sequence[_Candidate]) -> list[tuple[Any, ...]]:
     return [_facts(c) for c in candidates]
 
 
-def _person(r: tuple[Any, ...]) -> dict[str, Any]:
-    """The contact's columns, first in every candidate query (see _CONTACT)."""
-    return {
-        "contact_id": r[1],
-        "email": r[2] or "",
-        "name": r[3],
-        "first_name": r[4],
-        "company": r[5] or "",
-        "title": r[6] or "",
-    }
+def _due_of(candidates: Sequence[_Candidate]) -> Callable[[int], Due]:
+    """The n-th candidate's `Due`, built from its row alone (not the whole candidate)."""
+    if isinstance(candidates, Candidates):
+        rows, make_due = candidates.rows, candidates.make_due
+        return lambda n: make_due(rows[n])
+    return lambda n: candidates[n].due
 
 
-def _candidate(due: Due, r: tuple[Any, ...]) -> _Candidate:
-    return _Candidate(due, r[7], r[8], r[9], r[10], r[11])
-
-
-def _thank_you_or_intro(r: tuple[Any, ...]) -> _Candidate:
-    """A thank-you's or an intro's row (THANK_YOU_SQL, INTRO_SQL) as its candidate."""
+def _thank_you_or_intro(r: tuple[Any, ...]) -> Due:
+    """A thank-you's or an intro's row (THANK_YOU_SQL, INTRO_SQL; the contact's columns
+    first, see _CONTACT) as its `Due`."""
     if r[0].startswith("thank-you:"):
-        due = Due(
+        return Due(
             key=r[0],
             kind="thank-you",
-            **_person(r),
+            contact_id=r[1],
+            email=r[2] or "",
+            name=r[3],
+            first_name=r[4],
+            company=r[5] or "",
+            title=r[6] or "",
             for_date=r[12],
             conversation_kind=r[13],
             topic=r[14] or "",
             referrals=tuple(r[15] or ()),
             reason=f"{r[13]} on {r[12]}",
         )
-    else:
-        due = Due(
-            key=r[0],
-            kind="intro",
-            **_person(r),
-            referrer_name=r[12],
-            referrer_first_name=r[13] or "",
-            referrer_company=r[14] or "",
-            reason=f"referred by {r[12]}, never contacted",
-        )
-    return _candidate(due, r)
+    return Due(
+        key=r[0],
+        kind="intro",
+        contact_id=r[1],
+        email=r[2] or "",
+        name=r[3],
+        first_name=r[4],
+        company=r[5] or "",
+        title=r[6] or "",
+        referrer_name=r[12],
+        referrer_first_name=r[13] or "",
+        referrer_company=r[14] or "",
+        reason=f"referred by {r[12]}, never contacted",
+    )
 
 
 def find_candidates(
@@ -336,12 +343,15 @@ def find_candidates(
     return Candidates(rows, _thank_you_or_intro)
 
 
+_JSON = json.JSONDecoder()
+
+
 def _referred(entries: str | None) -> tuple[tuple[str, str, str], ...]:
     """REFERRED_SQL's JSON text for one reader as (name, talked on, written to on), in the
     order the people were referred."""
     if entries is None:
         return ()
-    return tuple((e[1], e[2], e[3]) for e in sorted(json.loads(entries)))
+    return tuple((e[1], e[2], e[3]) for e in sorted(_JSON.raw_decode(entries)[0]))
 
 
 def find_monthly_candidates(
@@ -383,7 +393,12 @@ def find_monthly_candidates(
         return Due(
             key=r[0],
             kind="monthly",
-            **_person(r),
+            contact_id=r[1],
+            email=r[2] or "",
+            name=r[3],
+            first_name=r[4],
+            company=r[5] or "",
+            title=r[6] or "",
             for_date=first,
             conversation_kind=r[13] or "",
             topic=r[14] or "",
@@ -410,7 +425,7 @@ def find_monthly_candidates(
             quiet.append(r)
         else:
             out.append(r)
-    return Candidates(out, lambda r: _candidate(update(r), r)), Lazy(quiet, in_quiet_period)
+    return Candidates(out, update), Lazy(quiet, in_quiet_period)
 
 
 def _listable(r: tuple[Any, ...]) -> bool:
@@ -430,7 +445,7 @@ def listed_readers(candidates: Sequence[_Candidate]) -> Lazy[Due]:
         if _listable(r) and r[2].lower() not in addresses:
             addresses.add(r[2].lower())
             picked.append(n)
-    return Lazy(picked, lambda n: candidates[n].due)
+    return Lazy(picked, _due_of(candidates))
 
 
 def apply_etiquette(
@@ -472,10 +487,8 @@ def apply_etiquette(
             continue
         chosen.add(person)
         due.append(n)
-    return Detection(
-        Lazy(due, lambda n: candidates[n].due),
-        Lazy(waiting, lambda w: Skipped(candidates[w[0]].due, w[1])),
-    )
+    due_of = _due_of(candidates)
+    return Detection(Lazy(due, due_of), Lazy(waiting, lambda w: Skipped(due_of(w[0]), w[1])))
 
 
 def room_today(etiquette: Etiquette, left_today: int) -> int:

@@ -8,6 +8,7 @@ take `OutgoingEmail`.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -131,8 +132,16 @@ class Lazy(Sequence[T]):
         return item
 
     def __iter__(self) -> Iterator[T]:
-        for n in range(len(self.rows)):
-            yield self[n]
+        # Without cyclic collection while items are built (none is in a cycle): each full
+        # collection walked every fetched row again, a third of building 100,000 items.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            for n in range(len(self.rows)):
+                yield self[n]
+        finally:
+            if paused:
+                gc.enable()
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Lazy | list | tuple):
