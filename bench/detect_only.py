@@ -7,6 +7,7 @@ measures only detect on it, each run in a fresh process (its own peak RSS):
     python -m bench.detect_only .bench/detect-ws            # syncs once if the folder is new
     python -m bench.detect_only .bench/detect-ws --repeat 5 --list monthly
     python -m bench.detect_only .bench/detect-ws --code /work/main   # main's detect, same data
+    python -m bench.detect_only .bench/detect-ws --baseline /work/main  # both, taking turns
     python -m bench.detect_only .bench/detect-ws --steps   # CPU seconds per query and list
 
 Every due list is what `follow-up` and `digest` wait for: thank-yous and intros (with the
@@ -58,7 +59,7 @@ for _ in range(3):
         pass
     took = (time.process_time() - cpu, time.perf_counter() - wall)
     best = min(best or took, took)
-print(f"{best[0]:6.3f} CPU-s {best[1]:6.3f} wall-s  {'':>8}      open_store (each stage opens once)")
+print(f"{best[0]:6.3f} CPU-s {best[1]:6.3f} wall-s  {'':>8}      open_store (once a stage)")
 with open_store(ws) as con:
     found = detect.find_candidates(con, today, et, me)
     cold = detect.going_cold(con, today, et, me)
@@ -132,16 +133,27 @@ def synced(folder: Path, contacts: int, conversations: int) -> Path:
 
 def measure(ws: Path, which: str, repeat: int, code: Path = ROOT) -> dict[str, Any]:
     """Least of `repeat` fresh processes (wall and CPU seconds), and the highest peak."""
-    best: dict[str, Any] = {}
+    return measure_pair(ws, which, repeat, [code])[0]
+
+
+def measure_pair(ws: Path, which: str, repeat: int, codes: list[Path]) -> list[dict[str, Any]]:
+    """Each checkout's least of `repeat` fresh processes, the runs taking turns (one of each,
+    then again) so that both see the same load; CPU seconds the least too."""
+    best: list[dict[str, Any]] = [{} for _ in codes]
     for _ in range(repeat):
-        done = run([sys.executable, "-c", scale.DETECT, str(ws), which], ws, env(code))
-        got = last_json(done.stdout)
-        got["cpu"] = done.cpu
-        print(got, flush=True)
-        if not best or got["seconds"] < best["seconds"]:
-            best = {**got, "peak": max(got["peak"], best.get("peak", 0))}
-        else:
-            best["peak"] = max(got["peak"], best["peak"])
+        for n, code in enumerate(codes):
+            done = run([sys.executable, "-c", scale.DETECT, str(ws), which], ws, env(code))
+            got = last_json(done.stdout)
+            got["cpu"] = done.cpu
+            print(code, got, flush=True)
+            was = best[n]
+            if not was or got["seconds"] < was["seconds"]:
+                best[n] = {**got, "peak": max(got["peak"], was.get("peak", 0))}
+            else:
+                was["peak"] = max(got["peak"], was["peak"])
+            for key in ("cpu", "detect_cpu"):
+                if key in got:
+                    best[n][key] = min(got[key], was.get(key, got[key]))
     return best
 
 
@@ -152,6 +164,9 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--code", type=Path, default=ROOT, help="checkout to measure")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout measured in turn with this one"
+    )
     parser.add_argument("--steps", action="store_true", help="CPU seconds per step instead")
     parser.add_argument("--list", default="all", choices=("all", "follow-up", "cold", "monthly"))
     args = parser.parse_args()
@@ -159,6 +174,15 @@ def main() -> None:
     if args.steps:
         done = run([sys.executable, "-c", STEPS, str(ws), TODAY], ws, env(args.code.resolve()))
         print(done.stdout, end="")
+        return
+    if args.baseline:
+        ours, base = measure_pair(
+            ws, args.list, args.repeat, [args.code.resolve(), args.baseline.resolve()]
+        )
+        print(f"least of {args.repeat}, {args.code}: {ours}")
+        print(f"least of {args.repeat}, {args.baseline}: {base}")
+        for key in ("seconds", "cpu", "peak"):
+            print(f"{key}: {ours[key]:.2f} vs {base[key]:.2f}, ratio {ours[key] / base[key]:.2f}")
         return
     best = measure(ws, args.list, args.repeat, args.code.resolve())
     print(f"least of {args.repeat}: {best}")
