@@ -168,7 +168,8 @@ WITH last_talk AS (
         SELECT contact_id FROM contact_facts WHERE last_talk_on > $today)
     GROUP BY contact_id),
 {_LAST_TOUCH}
-SELECT 'monthly:' || c.contact_id || ':' || $month AS key, {_CONTACT},
+-- The key (monthly:<contact>:<month>) is made when an update is built: not fetched.
+SELECT NULL AS key, {_CONTACT},
        lt.date, lt.talk.kind, lt.talk.topic, t.last_touch
 FROM contacts c JOIN last_talk lt USING (contact_id)
 LEFT JOIN last_touch t USING (contact_id)
@@ -391,7 +392,7 @@ def find_monthly_candidates(
 
     def update(r: tuple[Any, ...]) -> Due:
         return Due(
-            key=r[0],
+            key=f"monthly:{r[1]}:{month}",
             kind="monthly",
             contact_id=r[1],
             email=r[2] or "",
