@@ -352,7 +352,7 @@ def _referred(entries: str | None) -> tuple[tuple[str, str, str], ...]:
     order the people were referred."""
     if entries is None:
         return ()
-    return tuple((e[1], e[2], e[3]) for e in sorted(_JSON.raw_decode(entries)[0]))
+    return tuple([(e[1], e[2], e[3]) for e in sorted(_JSON.raw_decode(entries)[0])])
 
 
 def find_monthly_candidates(

@@ -136,9 +136,13 @@ class Lazy(Sequence[T]):
         # collection walked every fetched row again, a third of building 100,000 items.
         paused = gc.isenabled()
         gc.disable()
+        built, rows, make = self._built, self.rows, self._make
         try:
-            for n in range(len(self.rows)):
-                yield self[n]
+            for n in range(len(rows)):
+                item = built[n]
+                if item is _UNBUILT:
+                    item = built[n] = make(rows[n])
+                yield item
         finally:
             if paused:
                 gc.enable()
