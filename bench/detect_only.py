@@ -7,6 +7,7 @@ measures only detect on it, each run in a fresh process (its own peak RSS):
     python -m bench.detect_only .bench/detect-ws            # syncs once if the folder is new
     python -m bench.detect_only .bench/detect-ws --repeat 5 --list monthly
     python -m bench.detect_only .bench/detect-ws --code /work/main   # main's detect, same data
+    python -m bench.detect_only .bench/detect-ws --baseline /work/main  # both, taking turns
     python -m bench.detect_only .bench/detect-ws --steps   # CPU seconds per query and list
 
 Every due list is what `follow-up` and `digest` wait for: thank-yous and intros (with the
@@ -29,45 +30,80 @@ ROOT = Path(__file__).resolve().parent.parent
 TODAY = "2026-11-25"
 
 
-# CPU seconds of each step of every due list (least of 3), in one process: the queries
-# alone (execute and fetch), then each with the Python that builds its results.
+# CPU seconds of each step of every due list (least of 3), in one process: each query alone
+# (execute and fetch), then each Python pass over the fetched rows, then building every item
+# of every list (what `breadcrumbs due` does when it prints them all; a follow-up or digest
+# run builds only the due it composes and the waiting it shows).
 STEPS = """
 import sys, time
 from datetime import date, timedelta
 from pathlib import Path
 import duckdb
 from breadcrumbs import detect
+from breadcrumbs.follow_up import taken_today
 from breadcrumbs.profile import load_profile
 from breadcrumbs.settings import Workspace
+from breadcrumbs.store import roster
+from breadcrumbs.store.database import open_store
 ws = Workspace(Path(sys.argv[1]))
 profile = load_profile(ws.profile_path)
-con = duckdb.connect(str(ws.db_path), read_only=True)
 today, et, me = date.fromisoformat(sys.argv[2]), profile.etiquette, profile.me.email
 month, since = sys.argv[2][:7], today - timedelta(days=detect.ACTIVITY_DAYS)
 thanks = detect.THANK_YOU_SQL.format(talks=detect._RECENT_TALKS)
 referred = detect.REFERRED_SQL.format(talks="recent_talks")
 monthly = {"today": today, "month": month, "me": me, "scope": "first", "only": None}
-steps = {
-    "thank-you query (execute+fetch)": lambda: con.execute(
-        thanks, {"today": today, "window": et.thank_you_days}).fetchall(),
-    "intro query (execute+fetch)": lambda: con.execute(detect.INTRO_SQL, {"me": me}).fetchall(),
-    "find_candidates (both + Due objects)": lambda: detect.find_candidates(con, today, et, me),
-    "cold query + Cold objects": lambda: detect.going_cold(con, today, et, me),
-    "monthly referred query (execute+fetch)": lambda: con.execute(
-        referred, {"today": today, "since": since, "only": None}).fetchall(),
-    "monthly query (execute+fetch)": lambda: con.execute(detect.MONTHLY_SQL, monthly).fetchall(),
-    "find_monthly_candidates (both + Due objects)": lambda: detect.find_monthly_candidates(
-        con, today, month, et, me, "first"),
-}
-for name, step in steps.items():
-    best = None
-    for _ in range(3):
-        cpu, wall = time.process_time(), time.perf_counter()
-        found = step()
-        took = (time.process_time() - cpu, time.perf_counter() - wall)
-        best = min(best or took, took)
-    rows = len(found[0]) + len(found[1]) if isinstance(found, tuple) else len(found)
-    print(f"{best[0]:6.2f} CPU-s {best[1]:6.2f} wall-s  {rows:>8,} rows  {name}")
+best = None
+for _ in range(3):
+    cpu, wall = time.process_time(), time.perf_counter()
+    with open_store(ws):
+        pass
+    took = (time.process_time() - cpu, time.perf_counter() - wall)
+    best = min(best or took, took)
+print(f"{best[0]:6.3f} CPU-s {best[1]:6.3f} wall-s  {'':>8}      open_store (once a stage)")
+with open_store(ws) as con:
+    found = detect.find_candidates(con, today, et, me)
+    cold = detect.going_cold(con, today, et, me)
+    candidates, quiet = detect.find_monthly_candidates(con, today, month, et, me, "first")
+    steps = {
+        "taken_today (follow-up and monthly once each)": lambda: [taken_today(con, today, et)],
+        "roster: withdraw, decided_on, month_counts": lambda: [
+            roster.withdraw_past_months(con, today), roster.decided_on(con, month),
+            roster.month_counts(con, month)],
+        "thank-you query (execute+fetch)": lambda: con.execute(
+            thanks, {"today": today, "window": et.thank_you_days}).fetchall(),
+        "intro query (execute+fetch)": lambda: con.execute(
+            detect.INTRO_SQL, {"me": me}).fetchall(),
+        "apply_etiquette (thank-yous and intros)": lambda: detect.apply_etiquette(
+            found, today, et, 0).waiting,
+        "cold query (execute+fetch)": lambda: con.execute(
+            detect.COLD_SQL, {"today": today, "cold": et.cold_days, "me": me}).fetchall(),
+        "monthly referred query (execute+fetch)": lambda: con.execute(
+            referred, {"today": today, "since": since, "only": None}).fetchall(),
+        "monthly query (execute+fetch)": lambda: con.execute(
+            detect.MONTHLY_SQL, monthly).fetchall(),
+        "find_monthly_candidates (both + quiet split)": lambda: detect.find_monthly_candidates(
+            con, today, month, et, me, "first")[0],
+        "apply_etiquette (monthly)": lambda: detect.apply_etiquette(
+            candidates, today, et, 0).waiting,
+        "listed_readers (monthly)": lambda: detect.listed_readers(candidates),
+        "build every thank-you/intro Due, Skipped (once)": lambda: (lambda d: list(d.due)
+            + list(d.waiting))(detect.apply_etiquette(found, today, et, 0)),
+        "build every Cold (once)": lambda: list(detect.going_cold(con, today, et, me)),
+        "build every monthly Due, Skipped (once)": lambda: (lambda d: list(d.due)
+            + list(d.waiting) + list(quiet))(detect.apply_etiquette(candidates, today, et, 0)),
+    }
+    for name, step in steps.items():
+        best = None
+        for _ in range(3):
+            if name.startswith("build"):  # fresh lists: each item is built once
+                found = detect.find_candidates(con, today, et, me)
+                candidates, quiet = detect.find_monthly_candidates(
+                    con, today, month, et, me, "first")
+            cpu, wall = time.process_time(), time.perf_counter()
+            got = step()
+            took = (time.process_time() - cpu, time.perf_counter() - wall)
+            best = min(best or took, took)
+        print(f"{best[0]:6.3f} CPU-s {best[1]:6.3f} wall-s  {len(got):>8,} rows  {name}")
 """
 
 
@@ -97,16 +133,27 @@ def synced(folder: Path, contacts: int, conversations: int) -> Path:
 
 def measure(ws: Path, which: str, repeat: int, code: Path = ROOT) -> dict[str, Any]:
     """Least of `repeat` fresh processes (wall and CPU seconds), and the highest peak."""
-    best: dict[str, Any] = {}
+    return measure_pair(ws, which, repeat, [code])[0]
+
+
+def measure_pair(ws: Path, which: str, repeat: int, codes: list[Path]) -> list[dict[str, Any]]:
+    """Each checkout's least of `repeat` fresh processes, the runs taking turns (one of each,
+    then again) so that both see the same load; CPU seconds the least too."""
+    best: list[dict[str, Any]] = [{} for _ in codes]
     for _ in range(repeat):
-        done = run([sys.executable, "-c", scale.DETECT, str(ws), which], ws, env(code))
-        got = last_json(done.stdout)
-        got["cpu"] = done.cpu
-        print(got, flush=True)
-        if not best or got["seconds"] < best["seconds"]:
-            best = {**got, "peak": max(got["peak"], best.get("peak", 0))}
-        else:
-            best["peak"] = max(got["peak"], best["peak"])
+        for n, code in enumerate(codes):
+            done = run([sys.executable, "-c", scale.DETECT, str(ws), which], ws, env(code))
+            got = last_json(done.stdout)
+            got["cpu"] = done.cpu
+            print(code, got, flush=True)
+            was = best[n]
+            if not was or got["seconds"] < was["seconds"]:
+                best[n] = {**got, "peak": max(got["peak"], was.get("peak", 0))}
+            else:
+                was["peak"] = max(got["peak"], was["peak"])
+            for key in ("cpu", "detect_cpu"):
+                if key in got:
+                    best[n][key] = min(got[key], was.get(key, got[key]))
     return best
 
 
@@ -117,6 +164,9 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--code", type=Path, default=ROOT, help="checkout to measure")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout measured in turn with this one"
+    )
     parser.add_argument("--steps", action="store_true", help="CPU seconds per step instead")
     parser.add_argument("--list", default="all", choices=("all", "follow-up", "cold", "monthly"))
     args = parser.parse_args()
@@ -124,6 +174,15 @@ def main() -> None:
     if args.steps:
         done = run([sys.executable, "-c", STEPS, str(ws), TODAY], ws, env(args.code.resolve()))
         print(done.stdout, end="")
+        return
+    if args.baseline:
+        ours, base = measure_pair(
+            ws, args.list, args.repeat, [args.code.resolve(), args.baseline.resolve()]
+        )
+        print(f"least of {args.repeat}, {args.code}: {ours}")
+        print(f"least of {args.repeat}, {args.baseline}: {base}")
+        for key in ("seconds", "cpu", "peak"):
+            print(f"{key}: {ours[key]:.2f} vs {base[key]:.2f}, ratio {ours[key] / base[key]:.2f}")
         return
     best = measure(ws, args.list, args.repeat, args.code.resolve())
     print(f"least of {args.repeat}: {best}")

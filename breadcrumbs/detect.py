@@ -8,16 +8,16 @@ no more than `daily_cap` a day.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from itertools import groupby
-from operator import itemgetter
 from typing import Any
 
 import duckdb
 
 from breadcrumbs.profile import Etiquette
-from breadcrumbs.records import Due
+from breadcrumbs.records import Due, Lazy
 from breadcrumbs.store import derived
 
 # The window a monthly update's activity and "what came of a referral" look back over.
@@ -25,17 +25,23 @@ ACTIVITY_DAYS = 30
 
 _LIVE = "('planned', 'sending', 'unknown', 'deferred', 'sent', 'drafted', 'written')"
 
-# Shared columns: who the contact is and every fact the etiquette rules need.
-_CONTACT = f"""
+# Shared columns: who the contact is and every fact the etiquette rules need, from the
+# joins in _CONTACT_JOINS (after `contacts c`): each fact grouped once per run and joined by
+# equality, not looked up again per candidate by a correlated subquery (a delim join each,
+# about 0.2 s of the month's list at 100,000 readers). `unmailable` and `opt_outs` are keyed
+# by address, so a join finds at most one row, as the subqueries did.
+_CONTACT = """
     c.contact_id, c.email, c.name, c.first_name, c.company, c.title, c.mailable,
-    c.unmailable_reason, c.opt_out OR EXISTS (
-        SELECT 1 FROM opt_outs o WHERE o.email = lower(c.email)) AS opted_out,
-    (SELECT u.reason FROM unmailable u WHERE u.email = lower(c.email)) AS bounced,
-    greatest(
-        (SELECT max(m.planned_on) FROM messages m WHERE m.state IN {_LIVE}
-            AND m.contact_id = c.contact_id),
-        (SELECT max(m.planned_on) FROM messages m WHERE m.state IN {_LIVE}
-            AND lower(m.email) = lower(c.email))) AS last_email_on
+    c.unmailable_reason, c.opt_out OR fo.email IS NOT NULL AS opted_out,
+    fu.reason AS bounced, greatest(fl.last_on, fm.last_on) AS last_email_on
+"""
+_CONTACT_JOINS = f"""
+LEFT JOIN opt_outs fo ON fo.email = lower(c.email)
+LEFT JOIN unmailable fu ON fu.email = lower(c.email)
+LEFT JOIN (SELECT contact_id, max(planned_on) AS last_on FROM messages
+           WHERE state IN {_LIVE} GROUP BY contact_id) fl ON fl.contact_id = c.contact_id
+LEFT JOIN (SELECT lower(email) AS email, max(planned_on) AS last_on FROM messages
+           WHERE state IN {_LIVE} GROUP BY lower(email)) fm ON fm.email = lower(c.email)
 """
 
 # The window's conversations with the names of the people each referred: from the derived
@@ -73,6 +79,7 @@ WITH thanked AS (
 SELECT 'thank-you:' || i.interaction_id AS key, {_CONTACT},
        i.date, i.kind, i.topic, i.referrals
 FROM talks i JOIN contacts c USING (contact_id)
+{_CONTACT_JOINS}
 WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.key = 'thank-you:' || i.interaction_id)
   AND NOT EXISTS (SELECT 1 FROM skips s WHERE s.key = 'thank-you:' || i.interaction_id)
   -- The same talk thanked under another key: a row whose date or kind was fixed after its
@@ -110,6 +117,7 @@ SELECT 'intro:' || c.contact_id AS key, {_CONTACT},
 FROM contact_facts f
 JOIN contacts c ON c.contact_id = f.contact_id
 JOIN contacts rr ON rr.contact_id = f.first_referrer_id
+{_CONTACT_JOINS}
 WHERE NOT f.talked
   AND lower(coalesce(c.email, '')) <> lower($me)
   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.contact_id = c.contact_id)
@@ -131,12 +139,14 @@ touched AS (
     SELECT contact_id, coalesce(delivered_on, planned_on) FROM messages
     WHERE state IN ('sent', 'drafted', 'written')
     UNION ALL
-    -- Mail to or from any address a person has had (as the `touches` view has it).
-    SELECT a.contact_id, t.touched_on
-    FROM mailbox_touches t JOIN (
-        SELECT person_id AS contact_id, email FROM addresses
-        UNION SELECT contact_id, lower(email) FROM contacts WHERE email IS NOT NULL) a
-    ON a.email = t.email),
+    -- Mail to or from any address a person has had (as the `touches` view has it), by
+    -- either join on its own: a touch found twice leaves the latest one the same, and the
+    -- union of every address (distinct) cost more than the rest of the cold list.
+    SELECT a.person_id, t.touched_on
+    FROM mailbox_touches t JOIN addresses a ON a.email = t.email
+    UNION ALL
+    SELECT c.contact_id, t.touched_on
+    FROM mailbox_touches t JOIN contacts c ON lower(c.email) = t.email),
 last_touch AS (
     SELECT contact_id, max(touched_on) AS last_touch FROM touched GROUP BY contact_id)"""
 
@@ -158,11 +168,13 @@ WITH last_talk AS (
         SELECT contact_id FROM contact_facts WHERE last_talk_on > $today)
     GROUP BY contact_id),
 {_LAST_TOUCH}
-SELECT 'monthly:' || c.contact_id || ':' || $month AS key, {_CONTACT},
+-- The key (monthly:<contact>:<month>) is made when an update is built: not fetched.
+SELECT NULL AS key, {_CONTACT},
        lt.date, lt.talk.kind, lt.talk.topic, t.last_touch
 FROM contacts c JOIN last_talk lt USING (contact_id)
 LEFT JOIN last_touch t USING (contact_id)
 LEFT JOIN messages m ON m.key = 'monthly:' || c.contact_id || ':' || $month
+{_CONTACT_JOINS}
 WHERE lower(coalesce(c.email, '')) <> lower($me)
   AND CASE $scope WHEN 'first' THEN m.key IS NULL
                   WHEN 'listed' THEN m.state = 'listed'
@@ -173,9 +185,11 @@ ORDER BY c.source_row, c.contact_id
 """
 
 # What came of each reader's referrals: the pairs (referral_pairs, one row each) whose person
-# was talked with or written to within the window, in the order they were referred, flat
-# rather than a list per reader (an ordered list aggregate and nested rows cost seconds at
-# 100,000 readers); the days already as ISO text, "" for none.
+# was talked with or written to within the window, one JSON text per reader, each entry
+# [seq, name, talked on, written to on] (the days as ISO text, "" for none), unordered: the
+# entries are put in the order they were referred (seq) when a reader's update is built.
+# An ordered aggregate, nested lists, or a row per pair each cost 0.1-0.5 s at 100,000
+# readers; a referred name is JSON-quoted, so any character in it comes back as it was.
 REFERRED_SQL = """
 WITH talked AS (
     SELECT contact_id, max(date) AS talked_on FROM {talks}
@@ -195,10 +209,12 @@ referred AS (
     LEFT JOIN delivered d ON d.contact_id = p.referred_id
     LEFT JOIN mailed ml ON ml.email = p.email
     WHERE ($only IS NULL OR p.referrer_id = $only))
-SELECT referrer_id, name, coalesce(CAST(talked_on AS VARCHAR), ''),
-       coalesce(CAST(wrote_on AS VARCHAR), '')
+SELECT referrer_id, '[' || string_agg(
+    '[' || seq || ',' || coalesce(to_json(name), 'null') || ',"'
+    || coalesce(CAST(talked_on AS VARCHAR), '') || '","'
+    || coalesce(CAST(wrote_on AS VARCHAR), '') || '"]', ',') || ']'
 FROM referred WHERE talked_on IS NOT NULL OR wrote_on IS NOT NULL
-ORDER BY referrer_id, seq
+GROUP BY referrer_id
 """
 
 COLD_SQL = f"""
@@ -232,8 +248,10 @@ class Cold:
 
 @dataclass
 class Detection:
-    due: list[Due]
-    waiting: list[Skipped]
+    """Who is due and who waits, each list built as it is read (records.Lazy)."""
+
+    due: Lazy[Due]
+    waiting: Lazy[Skipped]
 
 
 @dataclass(frozen=True)
@@ -246,51 +264,95 @@ class _Candidate:
     last_email_on: date | None
 
 
-def _person(r: tuple[Any, ...]) -> dict[str, Any]:
-    """The contact's columns, first in every candidate query (see _CONTACT)."""
-    return {
-        "contact_id": r[1],
-        "email": r[2] or "",
-        "name": r[3],
-        "first_name": r[4],
-        "company": r[5] or "",
-        "title": r[6] or "",
-    }
+class Candidates(Lazy[_Candidate]):
+    """Candidates as fetched: each row begins with the key and _CONTACT's columns (contact
+    id and email at 1 and 2, the etiquette facts at 7 to 11), which is all the etiquette
+    rules read (`_facts`); a candidate and its `Due` (`make_due`) are built when read."""
+
+    __slots__ = ("make_due",)
+
+    def __init__(self, rows: list[tuple[Any, ...]], make_due: Callable[[Any], Due]) -> None:
+        super().__init__(rows, lambda r: _Candidate(make_due(r), r[7], r[8], r[9], r[10], r[11]))
+        self.make_due = make_due
 
 
-def find_candidates(
-    con: duckdb.DuckDBPyConnection, today: date, etiquette: Etiquette, me: str
-) -> list[_Candidate]:
-    """Every email the rules of its kind call for, before etiquette, thank-yous first."""
-    out = []
-    window = etiquette.thank_you_days
-    recent = derived.talks_from(con, today - timedelta(days=window)) == "recent_talks"
-    sql = THANK_YOU_SQL.format(talks=_RECENT_TALKS if recent else _ALL_TALKS)
-    cursor = con.execute(sql, {"today": today, "window": window})
-    for r in cursor.fetchall():
-        due = Due(
+def _facts(c: _Candidate) -> tuple[Any, ...]:
+    """A built candidate in the layout of a fetched row, as far as the etiquette reads it."""
+    d = c.due
+    return (d.key, d.contact_id, d.email, None, None, None, None, c.mailable,
+            c.unmailable_reason, c.opted_out, c.bounced, c.last_email_on)  # fmt: skip
+
+
+def _rows(candidates: Sequence[_Candidate]) -> list[tuple[Any, ...]]:
+    if isinstance(candidates, Candidates):
+        return candidates.rows
+    return [_facts(c) for c in candidates]
+
+
+def _due_of(candidates: Sequence[_Candidate]) -> Callable[[int], Due]:
+    """The n-th candidate's `Due`, built from its row alone (not the whole candidate)."""
+    if isinstance(candidates, Candidates):
+        rows, make_due = candidates.rows, candidates.make_due
+        return lambda n: make_due(rows[n])
+    return lambda n: candidates[n].due
+
+
+def _thank_you_or_intro(r: tuple[Any, ...]) -> Due:
+    """A thank-you's or an intro's row (THANK_YOU_SQL, INTRO_SQL; the contact's columns
+    first, see _CONTACT) as its `Due`."""
+    if r[0].startswith("thank-you:"):
+        return Due(
             key=r[0],
             kind="thank-you",
-            **_person(r),
+            contact_id=r[1],
+            email=r[2] or "",
+            name=r[3],
+            first_name=r[4],
+            company=r[5] or "",
+            title=r[6] or "",
             for_date=r[12],
             conversation_kind=r[13],
             topic=r[14] or "",
             referrals=tuple(r[15] or ()),
             reason=f"{r[13]} on {r[12]}",
         )
-        out.append(_Candidate(due, r[7], r[8], r[9], r[10], r[11]))
-    for r in con.execute(INTRO_SQL, {"me": me}).fetchall():
-        due = Due(
-            key=r[0],
-            kind="intro",
-            **_person(r),
-            referrer_name=r[12],
-            referrer_first_name=r[13] or "",
-            referrer_company=r[14] or "",
-            reason=f"referred by {r[12]}, never contacted",
-        )
-        out.append(_Candidate(due, r[7], r[8], r[9], r[10], r[11]))
-    return out
+    return Due(
+        key=r[0],
+        kind="intro",
+        contact_id=r[1],
+        email=r[2] or "",
+        name=r[3],
+        first_name=r[4],
+        company=r[5] or "",
+        title=r[6] or "",
+        referrer_name=r[12],
+        referrer_first_name=r[13] or "",
+        referrer_company=r[14] or "",
+        reason=f"referred by {r[12]}, never contacted",
+    )
+
+
+def find_candidates(
+    con: duckdb.DuckDBPyConnection, today: date, etiquette: Etiquette, me: str
+) -> Candidates:
+    """Every email the rules of its kind call for, before etiquette, thank-yous first."""
+    window = etiquette.thank_you_days
+    recent = derived.talks_from(con, today - timedelta(days=window)) == "recent_talks"
+    sql = THANK_YOU_SQL.format(talks=_RECENT_TALKS if recent else _ALL_TALKS)
+    rows = con.execute(sql, {"today": today, "window": window}).fetchall()
+    rows += con.execute(INTRO_SQL, {"me": me}).fetchall()
+    return Candidates(rows, _thank_you_or_intro)
+
+
+_JSON = json.JSONDecoder()
+
+
+def _referred(entries: str | None) -> tuple[tuple[str, str, str], ...]:
+    """REFERRED_SQL's JSON text for one reader as (name, talked on, written to on), in the
+    order the people were referred."""
+    if entries is None:
+        return ()
+    return tuple([(e[1], e[2], e[3]) for e in sorted(_JSON.raw_decode(entries)[0])])
 
 
 def find_monthly_candidates(
@@ -301,7 +363,7 @@ def find_monthly_candidates(
     me: str,
     scope: str,
     only: str | None = None,
-) -> tuple[list[_Candidate], list[Skipped]]:
+) -> tuple[Candidates, Lazy[Skipped]]:
     """The month's update candidates before etiquette, and those in the quiet period.
 
     The quiet period is the monthly kind's own rule, like a thank-you's window: someone
@@ -320,76 +382,101 @@ def find_monthly_candidates(
         "scope": scope,
         "only": only,
     }
-    out, quiet = [], []
     talks = derived.talks_from(con, since)
     referred_params = {k: params[k] for k in ("today", "since")}
     referred_params["only"] = only if scope == "any" else None
-    # Rows come sorted by referrer, then by when each person was referred.
-    came_of = {
-        referrer: tuple((r[1], r[2], r[3]) for r in rows)
-        for referrer, rows in groupby(
-            con.execute(REFERRED_SQL.format(talks=talks), referred_params).fetchall(),
-            key=itemgetter(0),
-        )
-    }
-    for r in con.execute(MONTHLY_SQL, {k: params[k] for k in params if k != "since"}).fetchall():
-        last_touch: date | None = r[15]
-        due = Due(
-            key=r[0],
+    came_of: dict[str, str] = dict(
+        con.execute(REFERRED_SQL.format(talks=talks), referred_params).fetchall()
+    )
+    rows = con.execute(MONTHLY_SQL, {k: params[k] for k in params if k != "since"}).fetchall()
+
+    def update(r: tuple[Any, ...]) -> Due:
+        return Due(
+            key=f"monthly:{r[1]}:{month}",
             kind="monthly",
-            **_person(r),
+            contact_id=r[1],
+            email=r[2] or "",
+            name=r[3],
+            first_name=r[4],
+            company=r[5] or "",
+            title=r[6] or "",
             for_date=first,
             conversation_kind=r[13] or "",
             topic=r[14] or "",
             month=month,
             last_talked_on=r[12],
-            referred=came_of.get(r[1], ()),
-            reason=f"last talked on {r[12]}; last touch {last_touch}",
+            referred=_referred(came_of.get(r[1])),
+            reason=f"last talked on {r[12]}; last touch {r[15]}",
         )
-        if scope == "first" and last_touch is not None and last_touch > quiet_since:
-            days = (today - last_touch).days
-            ago = "today" if days == 0 else f"{days} day{'' if days == 1 else 's'} ago"
-            quiet.append(
-                Skipped(
-                    due,
-                    f"in the {etiquette.quiet_days}-day quiet period on the month's first "
-                    f"run (touched {ago}, {last_touch}): no update this month",
-                )
-            )
-            continue
-        out.append(_Candidate(due, r[7], r[8], r[9], r[10], r[11]))
-    return out, quiet
+
+    def in_quiet_period(r: tuple[Any, ...]) -> Skipped:
+        last_touch: date = r[15]
+        days = (today - last_touch).days
+        ago = "today" if days == 0 else f"{days} day{'' if days == 1 else 's'} ago"
+        return Skipped(
+            update(r),
+            f"in the {etiquette.quiet_days}-day quiet period on the month's first "
+            f"run (touched {ago}, {last_touch}): no update this month",
+        )
+
+    out, quiet = [], []
+    for r in rows:
+        # r[15]: their last touch (a conversation, an email delivered, mail seen).
+        if scope == "first" and r[15] is not None and r[15] > quiet_since:
+            quiet.append(r)
+        else:
+            out.append(r)
+    return Candidates(out, update), Lazy(quiet, in_quiet_period)
+
+
+def _listable(r: tuple[Any, ...]) -> bool:
+    return bool(r[2]) and r[7] and not r[9] and not r[10]
 
 
 def on_the_list(candidate: _Candidate) -> bool:
     """Mailable: valid, not opted out, not bounced. Only they are listed for a month."""
-    c = candidate
-    return bool(c.due.email) and c.mailable and not c.opted_out and not c.bounced
+    return _listable(_facts(candidate))
+
+
+def listed_readers(candidates: Sequence[_Candidate]) -> Lazy[Due]:
+    """The month's readers among its candidates: those on the list, and one per address
+    (two contacts sharing an address are one reader: one update a month)."""
+    rows, picked, addresses = _rows(candidates), [], set()
+    for n, r in enumerate(rows):
+        if _listable(r) and r[2].lower() not in addresses:
+            addresses.add(r[2].lower())
+            picked.append(n)
+    return Lazy(picked, _due_of(candidates))
 
 
 def apply_etiquette(
-    candidates: list[_Candidate], today: date, etiquette: Etiquette, sent_today: int
+    candidates: Sequence[_Candidate], today: date, etiquette: Etiquette, sent_today: int
 ) -> Detection:
-    """The one place the etiquette rules live: split candidates into due and waiting."""
-    due: list[Due] = []
-    waiting: list[Skipped] = []
+    """The one place the etiquette rules live: split candidates into due and waiting.
+
+    The rules read each candidate's facts (`_facts`: a fetched row as it came, or a built
+    candidate in that layout); the lists name candidates by position, built when read."""
+    due: list[int] = []
+    waiting: list[tuple[int, str]] = []
     chosen: set[str] = set()
     gap_start = today - timedelta(days=etiquette.min_gap_days)
     room = room_today(etiquette, sent_today)
-    for c in candidates:
-        person = c.due.email.lower() or c.due.contact_id
+    for n, r in enumerate(_rows(candidates)):
+        email: str = r[2] or ""
+        mailable, unmailable_reason, opted_out, bounced, last_email_on = r[7:12]
+        person = email.lower() or r[1]
         reason = None
-        if not c.due.email:
+        if not email:
             reason = "no email address: call them instead"
-        elif c.opted_out:
+        elif opted_out:
             reason = "opted out"
-        elif c.bounced:
-            reason = f"address bounced: {c.bounced}"
-        elif not c.mailable:
-            reason = c.unmailable_reason or "not mailable"
-        elif c.last_email_on is not None and c.last_email_on > gap_start:
+        elif bounced:
+            reason = f"address bounced: {bounced}"
+        elif not mailable:
+            reason = unmailable_reason or "not mailable"
+        elif last_email_on is not None and last_email_on > gap_start:
             reason = (
-                f"emailed on {c.last_email_on}: waits {etiquette.min_gap_days} days "
+                f"emailed on {last_email_on}: waits {etiquette.min_gap_days} days "
                 "between emails to one person"
             )
         elif person in chosen:
@@ -397,11 +484,12 @@ def apply_etiquette(
         elif len(due) >= room:
             reason = f"daily cap of {etiquette.daily_cap} reached: waits for tomorrow"
         if reason:
-            waiting.append(Skipped(c.due, reason))
+            waiting.append((n, reason))
             continue
         chosen.add(person)
-        due.append(c.due)
-    return Detection(due, waiting)
+        due.append(n)
+    due_of = _due_of(candidates)
+    return Detection(Lazy(due, due_of), Lazy(waiting, lambda w: Skipped(due_of(w[0]), w[1])))
 
 
 def room_today(etiquette: Etiquette, left_today: int) -> int:
@@ -416,12 +504,16 @@ def detect(
     return apply_etiquette(find_candidates(con, today, etiquette, me), today, etiquette, sent_today)
 
 
+def _cold(r: tuple[Any, ...]) -> Cold:
+    return Cold(r[0], r[1], r[2], r[3] or "", r[4] or "", r[5])
+
+
 def going_cold(
     con: duckdb.DuckDBPyConnection, today: date, etiquette: Etiquette, me: str
-) -> list[Cold]:
+) -> Lazy[Cold]:
     """People to call: never contacted yet, or no touch for `cold_days`.
 
     Opted-out people are on it too: they asked for no email, and a call is how to reach them.
     """
     rows = con.execute(COLD_SQL, {"today": today, "cold": etiquette.cold_days, "me": me})
-    return [Cold(r[0], r[1], r[2], r[3] or "", r[4] or "", r[5]) for r in rows.fetchall()]
+    return Lazy(rows.fetchall(), _cold)

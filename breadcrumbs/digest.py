@@ -12,7 +12,7 @@ go from compose to deliver through the ledger.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -20,7 +20,7 @@ from breadcrumbs import clock
 from breadcrumbs.activity import shared_context
 from breadcrumbs.compose.message import DEFAULT_TEMPLATES, Composer
 from breadcrumbs.deliver.mailer import Mailer
-from breadcrumbs.detect import Skipped, apply_etiquette, find_monthly_candidates, on_the_list
+from breadcrumbs.detect import Skipped, apply_etiquette, find_monthly_candidates, listed_readers
 from breadcrumbs.errors import BreadcrumbsError, TemplateError, UnsafeHeaderError
 from breadcrumbs.follow_up import (
     Outcome,
@@ -71,8 +71,8 @@ class MonthlyDetection:
 
     month: str
     first_run: bool  # this run decides the month's list
-    due: list[Due]
-    waiting: list[Skipped]
+    due: Sequence[Due]
+    waiting: Sequence[Skipped]
     listed: int  # people on the month's list (decided now or earlier)
     open_rows: int  # of them, not delivered yet
     decided: str | None = None  # the day the month's list was decided
@@ -87,7 +87,7 @@ class DigestReport:
     first_run: bool = False
     listed: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
-    waiting: list[Skipped] = field(default_factory=list)
+    waiting: Sequence[Skipped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     states: dict[str, int] = field(default_factory=dict)  # the month's ledger rows by state
     summary: str = ""  # what every reader's update says alike, in Markdown
@@ -110,12 +110,7 @@ def detect_stage(
         )
         taken = taken_today(con, today, profile.etiquette)
         detection = apply_etiquette(candidates, today, profile.etiquette, taken)
-        listed, addresses = [], set()
-        for c in candidates:
-            # Two contacts sharing an address are one reader: one update a month.
-            if on_the_list(c) and c.due.email.lower() not in addresses:
-                addresses.add(c.due.email.lower())
-                listed.append(c.due)
+        listed = listed_readers(candidates)  # one per address, each built when read
         if decided is None and record:
             # Everyone etiquette merely holds back today (the cap, the gap) is on the list
             # too: a later run this month delivers them. Nobody else joins later.

@@ -7,7 +7,7 @@ the CLI can run them directly. Every per-email truth lives in the ledger (ledger
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal
@@ -72,7 +72,7 @@ class FollowUpReport:
     mode: str
     dry_run: bool
     outcomes: list[Outcome] = field(default_factory=list)
-    waiting: list[Skipped] = field(default_factory=list)
+    waiting: Sequence[Skipped] = field(default_factory=list)
     cold: list[Cold] = field(default_factory=list)
     today: date | None = None
     notes: list[str] = field(default_factory=list)
@@ -106,7 +106,7 @@ def detect_stage(workspace: Workspace, profile: Profile) -> Detection:
 
 
 def compose_stage(
-    workspace: Workspace, profile: Profile, due: list[Due], mode: str = "outbox"
+    workspace: Workspace, profile: Profile, due: Sequence[Due], mode: str = "outbox"
 ) -> tuple[list[Composed], list[Outcome]]:
     """Render every due email; one that fails is skipped with its reason, the rest go on."""
     composer = _composer(workspace, profile, mode)
@@ -374,12 +374,12 @@ def _deliver_one_by_one(
     return outcomes
 
 
-def cold_stage(workspace: Workspace, profile: Profile) -> list[Cold]:
+def cold_stage(workspace: Workspace, profile: Profile) -> Sequence[Cold]:
     with open_store(workspace) as con:
         return going_cold(con, clock.today(), profile.etiquette, profile.me.email)
 
 
-def call_list(cold: list[Cold], due: list[Due]) -> list[Cold]:
+def call_list(cold: Sequence[Cold], due: Sequence[Due]) -> list[Cold]:
     """Going cold, less the people an email is due to now (a referral's intro): a person is
     written to or called, not both at once."""
     emailed = {d.contact_id for d in due}
@@ -466,7 +466,7 @@ class Stages:
     touches: Callable[[Workspace, Profile], str] = touches_stage
     detect: Callable[[Workspace, Profile], Detection] = detect_stage
     compose: Callable[
-        [Workspace, Profile, list[Due], str], tuple[list[Composed], list[Outcome]]
+        [Workspace, Profile, Sequence[Due], str], tuple[list[Composed], list[Outcome]]
     ] = compose_stage
     deliver: Callable[..., list[Outcome]] = deliver_in_mode
 

@@ -7,6 +7,7 @@ truth lives in the ledger, and a burst of task runs would swamp the Prefect serv
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from breadcrumbs.flows.artifacts import artifact_key, publish_funnel
@@ -46,7 +47,7 @@ def detect_task(workspace: Workspace, profile: Profile) -> Detection:
 
 @task(name="compose", cache_policy=NO_CACHE, persist_result=False)
 def compose_task(
-    workspace: Workspace, profile: Profile, due: list[Due], mode: str
+    workspace: Workspace, profile: Profile, due: Sequence[Due], mode: str
 ) -> tuple[list[Composed], list[Outcome]]:
     return compose_stage(workspace, profile, due, mode)
 
@@ -62,7 +63,7 @@ def deliver_task(
 
 # The bulk arguments (10,000 due or composed emails) go to the tasks quoted: see flows/bulk.py.
 def _compose_quoted(
-    workspace: Workspace, profile: Profile, due: list[Due], mode: str
+    workspace: Workspace, profile: Profile, due: Sequence[Due], mode: str
 ) -> tuple[list[Composed], list[Outcome]]:
     return compose_task(workspace, profile, bulk(due), mode)
 

@@ -6,6 +6,7 @@ functions that read their rows at main 3b64556; do not edit it to make a test pa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -276,3 +277,70 @@ def going_cold(
     """
     rows = con.execute(COLD_SQL, {"today": today, "cold": etiquette.cold_days, "me": me})
     return [Cold(r[0], r[1], r[2], r[3] or "", r[4] or "", r[5]) for r in rows.fetchall()]
+
+
+# Main's etiquette and the digest's listing of a month's readers at 302041d, verbatim but for
+# the result's class: main built every `Due` up front (a list of candidates in, lists out);
+# detect now keeps fetched rows and builds as read (records.Lazy), held to these lists.
+@dataclass
+class EagerDetection:
+    due: list[Due]
+    waiting: list[Skipped]
+
+
+def room_today(etiquette: Etiquette, left_today: int) -> int:
+    return max(etiquette.daily_cap - left_today, 0)
+
+
+def on_the_list(candidate: _Candidate) -> bool:
+    """Mailable: valid, not opted out, not bounced. Only they are listed for a month."""
+    c = candidate
+    return bool(c.due.email) and c.mailable and not c.opted_out and not c.bounced
+
+
+def apply_etiquette(
+    candidates: list[_Candidate], today: date, etiquette: Etiquette, sent_today: int
+) -> EagerDetection:
+    """The one place the etiquette rules live: split candidates into due and waiting."""
+    due: list[Due] = []
+    waiting: list[Skipped] = []
+    chosen: set[str] = set()
+    gap_start = today - timedelta(days=etiquette.min_gap_days)
+    room = room_today(etiquette, sent_today)
+    for c in candidates:
+        person = c.due.email.lower() or c.due.contact_id
+        reason = None
+        if not c.due.email:
+            reason = "no email address: call them instead"
+        elif c.opted_out:
+            reason = "opted out"
+        elif c.bounced:
+            reason = f"address bounced: {c.bounced}"
+        elif not c.mailable:
+            reason = c.unmailable_reason or "not mailable"
+        elif c.last_email_on is not None and c.last_email_on > gap_start:
+            reason = (
+                f"emailed on {c.last_email_on}: waits {etiquette.min_gap_days} days "
+                "between emails to one person"
+            )
+        elif person in chosen:
+            reason = "one email per person at a time: waits for the gap"
+        elif len(due) >= room:
+            reason = f"daily cap of {etiquette.daily_cap} reached: waits for tomorrow"
+        if reason:
+            waiting.append(Skipped(c.due, reason))
+            continue
+        chosen.add(person)
+        due.append(c.due)
+    return EagerDetection(due, waiting)
+
+
+def listed_readers(candidates: list[_Candidate]) -> list[Due]:
+    """breadcrumbs/digest.py's detect_stage at 302041d: who the month's first run lists."""
+    listed, addresses = [], set()
+    for c in candidates:
+        # Two contacts sharing an address are one reader: one update a month.
+        if on_the_list(c) and c.due.email.lower() not in addresses:
+            addresses.add(c.due.email.lower())
+            listed.append(c.due)
+    return listed
