@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from email.utils import parseaddr
@@ -724,16 +725,12 @@ def validate_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
         return
     try:
         decided = _staged(con, out, run)
-    except duckdb.Error as exc:
-        import os
-        if os.environ.get("BC_STAGED_DEBUG"):
-            raise
+    except duckdb.Error:  # a file DuckDB reads otherwise than expected: row by row
         decided = False
     _reference.cache_clear()
     if not decided:
-        import os
-        if os.environ.get("BC_STAGED_DEBUG") == "2":
-            raise RuntimeError("staged fallback")
+        for table in _SCRATCH:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
         _per_row_instead(out, run)
 
 
@@ -751,10 +748,7 @@ def _per_row_instead(out: Validated, run: StagedRun) -> None:
 
 
 def _undecided(why: str) -> bool:
-    import os
-
-    if os.environ.get("BC_STAGED_DEBUG") == "2":
-        raise RuntimeError(f"staged fallback: {why}")
+    """Not decided set-wise (`why` says what for whoever debugs it): read row by row."""
     return False
 
 
@@ -776,23 +770,27 @@ def _copy(people: _Contacts) -> _Contacts:
     return copy
 
 
-def _table(con: duckdb.DuckDBPyConnection, name: str, columns: str, data: list[list[object]]) -> None:
+def _table(
+    con: duckdb.DuckDBPyConnection, name: str, columns: str, data: Sequence[Sequence[object]]
+) -> None:
     """A temporary look-up table from Python lists, one per column (`columns`: name type, ...)."""
     parts = [c.strip().split() for c in columns.split(",")]
     unnests = ", ".join(f"unnest(${i}::{t}[]) AS {n}" for i, (n, t) in enumerate(parts, 1))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {unnests}", data)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {unnests}", list(data))
 
 
 def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> bool:
     sheet, file = run.sheet, run.sheet.file
-    raw = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(sheet.width))
+    # Room for a few cells past the header's (row by row they are read, then ignored).
+    width = sheet.width + 8
+    raw = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _st_raw AS SELECT * FROM read_csv($path, delim=$delim, "
         "quote='', escape='', header=false, skip=1, all_varchar=true, null_padding=true, "
         f"auto_detect=false, strict_mode=false, nullstr='{_NULL}', columns={{{raw}}})",
         {"path": str(sheet.path), "delim": sheet.delimiter},
     )
-    cells = " + ".join(f"(c{i} IS NOT NULL)::BIGINT" for i in range(sheet.width))
+    cells = " + ".join(f"(c{i} IS NOT NULL)::BIGINT" for i in range(width))
     shape = con.execute(f"SELECT count(*), coalesce(sum({cells} - 1), 0) FROM _st_raw").fetchone()
     if shape is None or shape[0] != sheet.lines or sheet.width - 1 + shape[1] != sheet.delimiters:
         return _undecided("shape")  # DuckDB split a line otherwise than the csv module would
@@ -804,13 +802,13 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
         firsts = ", ".join(f"nullif(trim(c{i}), '')" for i in sources)
         return f"coalesce({firsts}) AS {name}"
 
-    every = ", ".join(f"c{i}" for i in range(sheet.width))
+    every = ", ".join(f"c{i}" for i in range(width))
     # A row is numbered as the csv module numbers it: the header is row 1, no line is blank
     # or split (stage_csv), and DuckDB keeps the file's order (preserve_insertion_order).
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _st AS
-        SELECT rowid + 2 AS row_no, {column('contact')}, {column('date')}, {column('kind')},
-               {column('topic')}, {column('notes')}, {column('referrals')}, {column('time')}
+        SELECT rowid + 2 AS row_no, {column("contact")}, {column("date")}, {column("kind")},
+               {column("topic")}, {column("notes")}, {column("referrals")}, {column("time")}
         FROM _st_raw WHERE trim(concat({every}, '')) <> ''"""
     )
     con.execute("DROP TABLE _st_raw")
@@ -818,7 +816,9 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
     # Each distinct cell judged once, against everyone known before the sheet.
     whos = [
         str(r[0])
-        for r in con.execute("SELECT DISTINCT contact FROM _st WHERE contact IS NOT NULL").fetchall()
+        for r in con.execute(
+            "SELECT DISTINCT contact FROM _st WHERE contact IS NOT NULL"
+        ).fetchall()
     ]
     found = {w: _look(run.people, w) for w in whos}
     dates = [r[0] for r in con.execute("SELECT DISTINCT date FROM _st").fetchall()]
@@ -845,7 +845,10 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
         con,
         "_st_kinds",
         "t VARCHAR, kind VARCHAR",
-        [[_NULL if k is None else k for k in kinds], [fold_name(k or "") or "conversation" for k in kinds]],
+        [
+            [_NULL if k is None else k for k in kinds],
+            [fold_name(k or "") or "conversation" for k in kinds],
+        ],
     )
 
     # Row by row, a conversation whose contact is not known yet waits for a second pass, in
@@ -899,16 +902,16 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
         WHERE s.contact IS NULL OR w.cid IS NULL OR d.d IS NULL OR p.pass = 2"""
     ).fetchall():
         if who is None:
-            r, key = Reject(file, row_no, "contact", "", "no contact named", "row"), 0
+            r, order = Reject(file, row_no, "contact", "", "no contact named", "row"), 0
         elif why is not None:
-            r, key = Reject(file, row_no, "contact", who, why, "row"), 0
+            r, order = Reject(file, row_no, "contact", who, why, "row"), 0
         elif cid is None or step == 2:
             unknown = "unknown contact: add them to contacts first"
-            r, key = Reject(file, row_no, "contact", who, unknown, "row"), 1
+            r, order = Reject(file, row_no, "contact", who, unknown, "row"), 1
         else:
             r = Reject(file, row_no, "date", text or "", f"unparseable date: {bad}", "row")
-            key = step
-        rejects.append(((key, row_no, 0, 0), r))
+            order = step
+        rejects.append(((order, row_no, 0, 0), r))
     for row_no, step, text, bad in con.execute(
         'SELECT v.row_no, v.pass, v."time", t.why FROM _st_v v JOIN _st_win w USING (iid, row_no) '
         'JOIN _st_times t ON t.t = v."time" WHERE t.why IS NOT NULL'
@@ -930,7 +933,7 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
     ).fetchall():
         for k, template in enumerate(outcome[cell][1]):
             r = Reject(
-                file, at_row, template.column, template.value, template.reason, template.severity
+                file, row_no, template.column, template.value, template.reason, template.severity
             )
             rejects.append(((step, row_no, idx, k), r))
     rejects.sort(key=lambda pair: pair[0])
@@ -972,8 +975,18 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
 
 
 _SCRATCH = (
-    "_st", "_st_who", "_st_pass", "_st_dates", "_st_kinds", "_st_v", "_st_win", "_st_times",
-    "_st_occ", "_st_refused", "_st_rid",
+    "_st_raw",
+    "_st",
+    "_st_who",
+    "_st_pass",
+    "_st_dates",
+    "_st_kinds",
+    "_st_v",
+    "_st_win",
+    "_st_times",
+    "_st_occ",
+    "_st_refused",
+    "_st_rid",
 )
 
 Key = tuple[int, int, int]
@@ -1083,7 +1096,7 @@ def materialize_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
     if run is None or not run.done:
         return
     out.interactions.extend(
-        Interaction(*r[:8], time=r[8])
+        Interaction(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])
         for r in con.execute(
             "SELECT interaction_id, contact_id, date, kind, topic, notes, source_file, "
             "source_row, time FROM _st_interactions ORDER BY pass, source_row"

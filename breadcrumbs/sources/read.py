@@ -126,9 +126,13 @@ def _read_folder(folder: Path, stage: bool = False) -> list[RawTable | Table]:
         path = by_name.get(f"{name}.csv")
         if path is not None and name != "contacts" and not path.read_bytes().strip():
             continue  # an optional sheet saved empty: nothing to load, nothing wrong
-        staged = stage_csv(path, name, path.name) if stage and path and name == "interactions" else None
-        if staged is not None:
-            tables.append(Table(name, path.name, staged.export, [], set(staged.columns), staged=staged))
+        staged = None
+        if stage and path is not None and name == "interactions":
+            staged = stage_csv(path, name, path.name)
+        if staged is not None and path is not None:
+            tables.append(
+                Table(name, path.name, staged.export, [], set(staged.columns), staged=staged)
+            )
         elif path is not None:
             tables.append(_read_csv(path, name, path.name))
         elif name == "contacts":
