@@ -933,7 +933,7 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
     ).fetchall():
         for k, template in enumerate(outcome[cell][1]):
             r = Reject(
-                file, row_no, template.column, template.value, template.reason, template.severity
+                file, at_row, template.column, template.value, template.reason, template.severity
             )
             rejects.append(((step, row_no, idx, k), r))
     rejects.sort(key=lambda pair: pair[0])
