@@ -787,7 +787,8 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _st_raw AS SELECT * FROM read_csv($path, delim=$delim, "
         "quote='', escape='', header=false, skip=1, all_varchar=true, null_padding=true, "
-        f"auto_detect=false, strict_mode=false, nullstr='{_NULL}', columns={{{raw}}})",
+        f"auto_detect=false, strict_mode=false, nullstr='{_NULL}', columns={{{raw}}}, "
+        f"new_line='{sheet.new_line.encode('unicode_escape').decode()}')",
         {"path": str(sheet.path), "delim": sheet.delimiter},
     )
     cells = " + ".join(f"(c{i} IS NOT NULL)::BIGINT" for i in range(width))

@@ -140,7 +140,9 @@ HOSTILE_TALKS = [
 ]
 
 
-def network(folder: Path, seed: int, edited: float = 0.0, moved: str = "") -> Path:
+def network(
+    folder: Path, seed: int, edited: float = 0.0, moved: str = "", crlf: bool = False
+) -> Path:
     """A generated network with the rows above scattered through its conversations."""
     folder.mkdir(parents=True)
     people = generate.contact_rows(400, seed)
@@ -169,15 +171,16 @@ def network(folder: Path, seed: int, edited: float = 0.0, moved: str = "") -> Pa
                     talk[1:] = [cell.replace(old, now) for cell in talk[1:]]
     generate.write_csv(folder / "contacts.csv", generate.CONTACT_HEADER, people)
     header = [*generate.INTERACTION_HEADER, "time"]
-    text = "\n".join(",".join(r) for r in [header, *talks]) + "\n"
-    (folder / "interactions.csv").write_text(text, encoding="utf-8")
+    end = "\r\n" if crlf else "\n"  # Excel's and the csv module's line end, or a plain one
+    text = end.join(",".join(r) for r in [header, *talks]) + end
+    (folder / "interactions.csv").write_bytes(text.encode())
     return folder
 
 
 def test_a_generated_network_with_hostile_rows_loads_the_same_both_ways(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reports = both_ways(tmp_path, monkeypatch, [network(tmp_path / "base", seed=3)])
+    reports = both_ways(tmp_path, monkeypatch, [network(tmp_path / "base", seed=3, crlf=True)])
     rejects: list[tuple[str, ...]] = reports[0][-1]  # type: ignore[assignment]
     reasons = {r[4].split(":")[0] for r in rejects}
     for reason in (
@@ -197,7 +200,7 @@ def test_a_resync_with_edited_rows_and_moved_addresses_loads_the_same_both_ways(
 ) -> None:
     folders = [
         network(tmp_path / "base", seed=5),
-        network(tmp_path / "edited", seed=5, edited=0.02),
+        network(tmp_path / "edited", seed=5, edited=0.02, crlf=True),
         network(tmp_path / "moved", seed=5, edited=0.02, moved="everywhere"),
     ]
     rewritten = []
@@ -232,5 +235,9 @@ def test_a_conversations_csv_with_quotes_is_read_row_by_row(tmp_path: Path) -> N
     assert staged.stage_csv(folder / "interactions.csv", "interactions", "i.csv") is None
     (folder / "interactions.csv").write_text("date,contact\n2026-01-02,Ann\t\n")
     assert staged.stage_csv(folder / "interactions.csv", "interactions", "i.csv") is None
+    (folder / "interactions.csv").write_text("date,contact\n2026-01-02,Ann\r\n")
+    assert staged.stage_csv(folder / "interactions.csv", "interactions", "i.csv") is None
     (folder / "interactions.csv").write_text("date,contact\n2026-01-02,Ann\n")
+    assert staged.stage_csv(folder / "interactions.csv", "interactions", "i.csv") is not None
+    (folder / "interactions.csv").write_bytes(b"date,contact\r\n2026-01-02,Ann\r\n")
     assert staged.stage_csv(folder / "interactions.csv", "interactions", "i.csv") is not None
