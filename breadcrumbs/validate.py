@@ -209,6 +209,12 @@ def _text(value: Cell) -> str:
     return str(value).strip()
 
 
+def _forget_cells() -> None:
+    """This sheet's cells: no use to the next sync, and large."""
+    _reference.cache_clear()
+    _parseaddr.cache_clear()
+
+
 def _hash_id(prefix: str, *parts: str) -> str:
     digest = hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
     return f"{prefix}:{digest}"
@@ -244,11 +250,18 @@ class AmbiguousName(Exception):
         )
 
 
+@lru_cache(maxsize=1 << 18)
+def _parseaddr(reference: str) -> tuple[str, str]:
+    """parseaddr of a cell with a `<`, once per text: a contact cell's look-up and the
+    contact a referral creates both need it (about 50 µs each)."""
+    return parseaddr(reference)
+
+
 @lru_cache(maxsize=1 << 20)  # a million-row sheet names about 270,000 distinct people
 def _reference(reference: str) -> tuple[str | None, str, str]:
     """What a contact cell names: the lower-cased address if it has one, the folded name and
     the name as written. The same cell recurs on many rows of a sheet: parsed once."""
-    display, address = parseaddr(reference) if "<" in reference else ("", reference)
+    display, address = _parseaddr(reference) if "<" in reference else ("", reference)
     name = display or reference
     email = address.strip().lower() if "@" in address else None
     return email, fold_name(name), name.strip()
@@ -312,7 +325,8 @@ def validate(tables: list[Table], slash_dates: str = "month-first") -> Validated
         elif table.name == "prospects":
             _prospects(table, out)
     out.contacts = list(people.by_id.values())
-    _reference.cache_clear()  # this sheet's cells: no use to the next sync, and large
+    if out.staged is None:  # else the staged sheet looks the same cells up again
+        _forget_cells()  # this sheet's cells: no use to the next sync, and large
     return out
 
 
@@ -467,7 +481,7 @@ def _referred_contact(
     if found:
         return found
     bracketed = "<" in reference
-    display, address = parseaddr(reference) if bracketed else ("", reference)
+    display, address = _parseaddr(reference) if bracketed else ("", reference)
     if bracketed and not address:
         # parseaddr gives no address at all for a broken one ("Bob <bob@@example.com>"),
         # which made Bob a person without one and refused nothing: take what is in the <>.
@@ -727,7 +741,7 @@ def validate_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
         decided = _staged(con, out, run)
     except duckdb.Error:  # a file DuckDB reads otherwise than expected: row by row
         decided = False
-    _reference.cache_clear()
+    _forget_cells()
     if not decided:
         for table in _SCRATCH:
             con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -744,7 +758,7 @@ def _per_row_instead(out: Validated, run: StagedRun) -> None:
     out.rejects.extend(tail)
     out.contacts = list(run.people.by_id.values())
     out.staged = None
-    _reference.cache_clear()
+    _forget_cells()
 
 
 def _undecided(why: str) -> bool:
@@ -1074,17 +1088,20 @@ def _judge(
     sim, scratch = _copy(run.people), Validated()
     outcome: dict[str, tuple[str | None, list[Reject]]] = {}
     created_at: dict[str, Key] = {}
+    seen: dict[str, tuple[str | None, str | None]] = {}  # what each cell found the first time
     for cell, at_row, first in firsts:
-        before = _look(sim, cell)
         count, made = len(scratch.rejects), scratch.created
         stub = Interaction("", "", date.min, "", "", "", file, int(at_row))
         rid = _referred_contact(cell, stub, scratch, sim, "referrals")
         outcome[cell] = (rid, scratch.rejects[count:])
         if scratch.created > made and rid is not None:
-            key = first.values() if isinstance(first, dict) else first
-            created_at[rid] = tuple(int(k) for k in key)  # type: ignore[assignment]
-        # A later mention finds what the first found or created, or is refused the same way.
-        if _look(sim, cell) != ((rid, None) if rid is not None else before):
+            created_at[rid] = tuple(int(k) for k in first)  # type: ignore[assignment]
+        # Nobody was created unless `rid` is: looked up now, the cell finds what it found.
+        seen[cell] = (rid, None) if rid is not None else _look(sim, cell)
+    # Every later mention finds what the first found or created, or is refused the same way:
+    # so it does once every contact is created (the tables only grow in between).
+    for cell, first_found in seen.items():
+        if _look(sim, cell) != first_found:
             _undecided(f"referral {cell!r}")
             return None
     return sim, scratch, outcome, created_at

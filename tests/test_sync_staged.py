@@ -241,3 +241,22 @@ def test_a_conversations_csv_with_quotes_is_read_row_by_row(tmp_path: Path) -> N
     assert staged.stage_csv(folder / "interactions.csv", "interactions", "i.csv") is not None
     (folder / "interactions.csv").write_bytes(b"date,contact\r\n2026-01-02,Ann\r\n")
     assert staged.stage_csv(folder / "interactions.csv", "interactions", "i.csv") is not None
+
+
+def test_a_referral_that_makes_a_later_mention_of_a_name_ambiguous_loads_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A referral by an unknown bare address creates someone named by its local part: a name
+    that an earlier cell found uniquely is ambiguous from then on, row by row."""
+    folder = tmp_path / "zed"
+    folder.mkdir()
+    (folder / "contacts.csv").write_text(
+        "email,name\nann@example.com,Ann Lee\n,Zed\nbo@example.com,Bo Sun\n"
+    )
+    (folder / "interactions.csv").write_text(
+        "date,contact,kind,referrals\n"
+        "2026-11-01,Ann Lee,call,Zed\n"
+        "2026-11-02,Bo Sun,call,zed@new.example\n"
+        "2026-11-03,Ann Lee,coffee,Zed\n"
+    )
+    both_ways(tmp_path, monkeypatch, [folder], read_again=1)

@@ -124,7 +124,7 @@ def _read_folder(folder: Path, stage: bool = False) -> list[RawTable | Table]:
     tables: list[RawTable | Table] = []
     for name in TABLES:
         path = by_name.get(f"{name}.csv")
-        if path is not None and name != "contacts" and not path.read_bytes().strip():
+        if path is not None and name != "contacts" and _blank_file(path):
             continue  # an optional sheet saved empty: nothing to load, nothing wrong
         staged = None
         if stage and path is not None and name == "interactions":
@@ -138,6 +138,16 @@ def _read_folder(folder: Path, stage: bool = False) -> list[RawTable | Table]:
         elif name == "contacts":
             raise SourceError(f"{folder}: no contacts.csv in this folder")
     return tables
+
+
+def _blank_file(path: Path) -> bool:
+    """Nothing but whitespace in the file, read a piece at a time (not a second copy of a
+    100 MB sheet, and its stripped copy, to say it is not empty)."""
+    with path.open("rb") as handle:
+        while piece := handle.read(1 << 16):
+            if piece.strip():
+                return False
+    return True
 
 
 def decode(data: bytes, file: str) -> str:
