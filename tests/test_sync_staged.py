@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from bench import generate
 from breadcrumbs import validate
@@ -260,3 +262,42 @@ def test_a_referral_that_makes_a_later_mention_of_a_name_ambiguous_loads_the_sam
         "2026-11-03,Ann Lee,coffee,Zed\n"
     )
     both_ways(tmp_path, monkeypatch, [folder], read_again=1)
+
+
+NAMED = st.text(alphabet=st.sampled_from(list("aZé1_ .'-<>@+,;\"()[]:\\\t\u00a0ß")), max_size=24)
+
+
+WORD = st.text(alphabet=st.sampled_from(list("aZé1_.'-ß,\"(")), min_size=1, max_size=5)
+SPACES = st.text(alphabet=" ", max_size=3)
+PART = st.text(alphabet=st.sampled_from(list("aZ1_+-.é")), min_size=0, max_size=4)
+# Cells shaped like `Name <address>`, near and on both sides of the plain form.
+SHAPED = st.builds(
+    lambda words, gaps, local, domain, ends: (
+        ends[0]
+        + "".join(w + g for w, g in zip(words, gaps, strict=False))
+        + "<"
+        + local
+        + "@"
+        + domain
+        + ">"
+        + ends[1]
+    ),
+    st.lists(WORD, min_size=1, max_size=3),
+    st.lists(st.text(alphabet=" ", min_size=1, max_size=3), min_size=3, max_size=3),
+    st.lists(PART, min_size=1, max_size=3).map(".".join),
+    st.lists(PART, min_size=1, max_size=3).map(".".join),
+    st.tuples(SPACES, SPACES),
+)
+
+
+@settings(max_examples=3000)
+@given(st.one_of(NAMED, SHAPED))
+@example("Ada Adams <ada@x.com>")
+@example("  J.  Smith <a.b@c-d.e> ")
+@example("Liam O'Brien <l@x>")
+@example(". <a@b>")
+def test_a_named_address_splits_as_parseaddr_splits_it(text: str) -> None:
+    from email.utils import parseaddr
+
+    validate._parseaddr.cache_clear()
+    assert validate._parseaddr(text) == parseaddr(text)
