@@ -108,7 +108,7 @@ def both_ways(
         assert report_of(got) == report_of(expected)
         reports.append(report_of(got))
     assert staged_runs and all(staged_runs), "the set-wise read was not taken"
-    assert len(again) == read_again
+    assert read_again < 0 or len(again) == read_again  # -1: either
     return reports
 
 
@@ -301,3 +301,54 @@ def test_a_named_address_splits_as_parseaddr_splits_it(text: str) -> None:
 
     validate._parseaddr.cache_clear()
     assert validate._parseaddr(text) == parseaddr(text)
+
+
+# Cells made of what a contact or referral cell can hold in a plain CSV: names people share,
+# addresses known and not, brackets, separators, spaces, dates written several ways.
+WHO = st.sampled_from(
+    [
+        "Ann Lee",
+        "ann@example.com",
+        "Ann Lee <ann@example.com>",
+        "Bo Sun",
+        "bo",
+        "Cy <cy@new.example>",
+        "cy@new.example",
+        "Cy",
+        "Dee",
+        "dee@example.com",
+        "Eve <bad@@example.com>",
+        "x@",
+        "Ann  Lee",
+        " ann lee ",
+        "",
+    ]
+)
+DAY = st.sampled_from(["2026-11-01", "11/02/2026", "3 Nov 2026", "2026-02-30", "", "soon"])
+KIND = st.sampled_from(["call", "Call", "coffee", "", " video  call"])
+TIME = st.sampled_from(["", "9:30", "25:00", "2pm"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(DAY, WHO, KIND, st.lists(WHO, max_size=3).map(";".join), TIME),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_any_small_plain_sheet_loads_the_same_both_ways(rows: list[tuple[str, ...]]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch, pytest.MonkeyPatch.context() as m:
+        folder = Path(scratch) / "net"
+        folder.mkdir()
+        (folder / "contacts.csv").write_text(
+            "email,name,referred_by\nann@example.com,Ann Lee,\n,Bo Sun,Dee\n"
+            "dee@example.com,Dee,cy@new.example\n,Ann Lee,\n"
+        )
+        lines = ["date,contact,kind,referrals,time", *(",".join(r) for r in rows)]
+        (folder / "interactions.csv").write_text("\n".join(lines) + "\n")
+        if staged.stage_csv(folder / "interactions.csv", "interactions", "x") is None:
+            return  # a blank line: read row by row either way
+        both_ways(Path(scratch), m, [folder], read_again=-1)
