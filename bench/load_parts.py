@@ -48,8 +48,12 @@ class _Timed:
             ).fetchall()
             print(f"before COMMIT: {_rss()}; DuckDB's own (MiB): {memory}")
         start = time.process_time()
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         result = self._con.execute(sql, *args)
         self._spent[key] = self._spent.get(key, 0.0) + time.process_time() - start
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if peak > before + 50 * 1024:  # the statements that raised the peak by 50 MiB or more
+            print(f"  peak {before // 1024:5d} -> {peak // 1024:5d} MiB: {key}")
         return result
 
     def __getattr__(self, name: str) -> Any:
@@ -81,7 +85,8 @@ def main() -> None:
     start = time.process_time()
     sync.load_stage(workspace, data, source)
     print(f"load      {time.process_time() - start:6.2f} CPU-s  {_rss()}")
-    for key, seconds in sorted(spent.items(), key=lambda kv: -kv[1])[:12]:
+    print(f"  {sum(spent.values()):6.2f}  all statements of the load")
+    for key, seconds in sorted(spent.items(), key=lambda kv: -kv[1])[:20]:
         print(f"  {seconds:6.2f}  {key}")
 
 

@@ -96,7 +96,8 @@ def sheet_reader_for(workspace: Workspace) -> SheetReader:
 
 def read_stage(source: str, sheet_reader: SheetReader | None = None) -> list[Table]:
     with collector_paused():
-        return read_source(source, sheet_reader)
+        # A folder's plain conversations CSV is left for DuckDB to read (sources/staged.py).
+        return read_source(source, sheet_reader, stage=True)
 
 
 def validate_stage(tables: list[Table], profile: Profile) -> Validated:
@@ -195,7 +196,7 @@ def run_sync(
             return unchanged
     tell(f"reading {resolved}")
     tables = read_stage(resolved, sheet_reader or sheet_reader_for(workspace))
-    rows = sum(len(t.rows) for t in tables)
+    rows = sum(len(t.rows) + (t.staged.lines if t.staged else 0) for t in tables)
     tell(f"checking {rows:,} {'row' if rows == 1 else 'rows'} of {len(tables)} sheets")
     data = validate_stage(tables, profile)
     del tables  # the rows as read: the records hold what is loaded (peak memory, issue 11)

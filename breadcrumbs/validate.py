@@ -14,16 +14,22 @@ import contextlib
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from email.utils import parseaddr
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
 
 from breadcrumbs.records import Reject
 from breadcrumbs.sources.dates import parse_date, parse_time
 from breadcrumbs.sources.read import Cell, Table
+from breadcrumbs.sources.staged import StagedSheet
+
+if TYPE_CHECKING:
+    import duckdb
 
 TRUE = {
     "yes",
@@ -113,6 +119,20 @@ class Validated:
     rejects: list[Reject] = field(default_factory=list)
     merged: int = 0  # rows folded into an earlier row for the same person
     created: int = 0  # contacts created because someone referred them
+    # A conversations sheet DuckDB reads (sources/staged.py), judged by `validate_staged`
+    # once the store is open; its records stay in the store's temporary tables.
+    staged: StagedRun | None = None
+
+
+@dataclass
+class StagedRun:
+    sheet: StagedSheet
+    people: _Contacts  # everyone known before its rows are read
+    slash_dates: str
+    reject_at: int  # where its rejects go among the others: the order a per-row read gives
+    done: bool = False  # judged: _st_interactions and _st_referrals hold its records
+    interactions: int = 0
+    referrals: int = 0
 
 
 @lru_cache(maxsize=1 << 18)
@@ -189,6 +209,12 @@ def _text(value: Cell) -> str:
     return str(value).strip()
 
 
+def _forget_cells() -> None:
+    """This sheet's cells: no use to the next sync, and large."""
+    _reference.cache_clear()
+    _parseaddr.cache_clear()
+
+
 def _hash_id(prefix: str, *parts: str) -> str:
     digest = hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
     return f"{prefix}:{digest}"
@@ -224,11 +250,29 @@ class AmbiguousName(Exception):
         )
 
 
+# `Name Words <plain@address>`: most bracketed cells. parseaddr gives the words joined by one
+# space and the address as written (tests/test_sync_staged.py checks it with Hypothesis).
+_SIMPLE_NAMED = re.compile(
+    r" *([\w'.-]+(?: +[\w'.-]+)*) *"
+    r"<([A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)> *"
+)
+
+
+@lru_cache(maxsize=1 << 18)
+def _parseaddr(reference: str) -> tuple[str, str]:
+    """parseaddr of a cell with a `<`, once per text: a contact cell's look-up and the
+    contact a referral creates both need it (parseaddr costs about 40 µs a cell)."""
+    simple = _SIMPLE_NAMED.fullmatch(reference)
+    if simple is not None:
+        return " ".join(simple.group(1).split()), simple.group(2)
+    return parseaddr(reference)
+
+
 @lru_cache(maxsize=1 << 20)  # a million-row sheet names about 270,000 distinct people
 def _reference(reference: str) -> tuple[str | None, str, str]:
     """What a contact cell names: the lower-cased address if it has one, the folded name and
     the name as written. The same cell recurs on many rows of a sheet: parsed once."""
-    display, address = parseaddr(reference) if "<" in reference else ("", reference)
+    display, address = _parseaddr(reference) if "<" in reference else ("", reference)
     name = display or reference
     email = address.strip().lower() if "@" in address else None
     return email, fold_name(name), name.strip()
@@ -285,12 +329,15 @@ def validate(tables: list[Table], slash_dates: str = "month-first") -> Validated
             _contacts(table, out, people)
     _resolve_referred_by(out, people)
     for table in tables:
-        if table.name == "interactions":
+        if table.name == "interactions" and table.staged is not None:
+            out.staged = StagedRun(table.staged, people, slash_dates, len(out.rejects))
+        elif table.name == "interactions":
             _interactions(table, out, people, slash_dates)
         elif table.name == "prospects":
             _prospects(table, out)
     out.contacts = list(people.by_id.values())
-    _reference.cache_clear()  # this sheet's cells: no use to the next sync, and large
+    if out.staged is None:  # else the staged sheet looks the same cells up again
+        _forget_cells()  # this sheet's cells: no use to the next sync, and large
     return out
 
 
@@ -445,7 +492,7 @@ def _referred_contact(
     if found:
         return found
     bracketed = "<" in reference
-    display, address = parseaddr(reference) if bracketed else ("", reference)
+    display, address = _parseaddr(reference) if bracketed else ("", reference)
     if bracketed and not address:
         # parseaddr gives no address at all for a broken one ("Bob <bob@@example.com>"),
         # which made Bob a person without one and refused nothing: take what is in the <>.
@@ -681,3 +728,420 @@ def _prospects(table: Table, out: Validated) -> None:
                 number,
             )
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# The conversations sheet, set-wise (issue 11): DuckDB reads the file into a temporary table;
+# each distinct contact, date, kind, time and referral cell is judged once here, by the same
+# functions as above; rows whose every cell is decided become records by joins, inside DuckDB.
+# The result is exactly what `_interactions` gives, or that is what runs instead: whenever a
+# contact a referral creates would change what a cell elsewhere finds (so the sheet's order
+# would matter), the sheet is read row by row after all.
+
+_NULL = "\x01"  # stands for an empty cell in the look-up tables (no staged file holds it)
+
+
+def validate_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
+    """Judge the staged conversations sheet on the store's connection (its temp tables)."""
+    import duckdb
+
+    run = out.staged
+    if run is None or run.done:
+        return
+    try:
+        decided = _staged(con, out, run)
+    except duckdb.Error:  # a file DuckDB reads otherwise than expected: row by row
+        decided = False
+    _forget_cells()
+    if not decided:
+        for table in _SCRATCH:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        _per_row_instead(out, run)
+
+
+def _per_row_instead(out: Validated, run: StagedRun) -> None:
+    from breadcrumbs.sources.read import _read_csv, understand
+
+    table = understand(_read_csv(run.sheet.path, run.sheet.name, run.sheet.file))
+    tail = out.rejects[run.reject_at :]
+    del out.rejects[run.reject_at :]
+    _interactions(table, out, run.people, run.slash_dates)
+    out.rejects.extend(tail)
+    out.contacts = list(run.people.by_id.values())
+    out.staged = None
+    _forget_cells()
+
+
+def _undecided(why: str) -> bool:
+    """Not decided set-wise (`why` says what for whoever debugs it): read row by row."""
+    return False
+
+
+def _look(people: _Contacts, text: str) -> tuple[str | None, str | None]:
+    """What `find` says of a cell: (contact id, None), (None, why it is ambiguous), or
+    (None, None) for nobody."""
+    try:
+        return people.find(text), None
+    except AmbiguousName as exc:
+        return None, exc.reason()
+
+
+def _copy(people: _Contacts) -> _Contacts:
+    copy = _Contacts()
+    copy.by_id = dict(people.by_id)
+    copy.by_email = dict(people.by_email)
+    copy.by_name = {k: list(v) for k, v in people.by_name.items()}
+    copy._ambiguous = dict(people._ambiguous)
+    return copy
+
+
+def _table(
+    con: duckdb.DuckDBPyConnection, name: str, columns: str, data: Sequence[Sequence[object]]
+) -> None:
+    """A temporary look-up table from Python lists, one per column (`columns`: name type, ...)."""
+    parts = [c.strip().split() for c in columns.split(",")]
+    unnests = ", ".join(f"unnest(${i}::{t}[]) AS {n}" for i, (n, t) in enumerate(parts, 1))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {unnests}", list(data))
+
+
+def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> bool:
+    sheet, file = run.sheet, run.sheet.file
+    # Room for a few cells past the header's (row by row they are read, then ignored).
+    width = sheet.width + 8
+    raw = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _st_raw AS SELECT * FROM read_csv($path, delim=$delim, "
+        "quote='', escape='', header=false, skip=1, all_varchar=true, null_padding=true, "
+        f"auto_detect=false, strict_mode=false, nullstr='{_NULL}', columns={{{raw}}}, "
+        f"new_line='{sheet.new_line.encode('unicode_escape').decode()}')",
+        {"path": str(sheet.path), "delim": sheet.delimiter},
+    )
+    cells = " + ".join(f"(c{i} IS NOT NULL)::BIGINT" for i in range(width))
+    shape = con.execute(f"SELECT count(*), coalesce(sum({cells} - 1), 0) FROM _st_raw").fetchone()
+    if shape is None or shape[0] != sheet.lines or sheet.width - 1 + shape[1] != sheet.delimiters:
+        return _undecided("shape")  # DuckDB split a line otherwise than the csv module would
+
+    def column(name: str) -> str:
+        sources = sheet.columns.get(name, [])
+        if not sources:
+            return f"NULL::VARCHAR AS {name}"
+        firsts = ", ".join(f"nullif(trim(c{i}), '')" for i in sources)
+        return f"coalesce({firsts}) AS {name}"
+
+    every = ", ".join(f"c{i}" for i in range(width))
+    # A row is numbered as the csv module numbers it: the header is row 1, no line is blank
+    # or split (stage_csv), and DuckDB keeps the file's order (preserve_insertion_order).
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _st AS
+        SELECT rowid + 2 AS row_no, {column("contact")}, {column("date")}, {column("kind")},
+               {column("topic")}, {column("notes")}, {column("referrals")}, {column("time")}
+        FROM _st_raw WHERE trim(concat({every}, '')) <> ''"""
+    )
+    con.execute("DROP TABLE _st_raw")
+
+    # Each distinct cell judged once, against everyone known before the sheet.
+    whos = [
+        str(r[0])
+        for r in con.execute(
+            "SELECT DISTINCT contact FROM _st WHERE contact IS NOT NULL"
+        ).fetchall()
+    ]
+    found = {w: _look(run.people, w) for w in whos}
+    dates = [r[0] for r in con.execute("SELECT DISTINCT date FROM _st").fetchall()]
+    read: list[date | str] = []
+    for text in dates:
+        try:
+            read.append(_parse_date(text, run.slash_dates))
+        except ValueError as exc:
+            read.append(str(exc))
+    if any(isinstance(d, date) and d.year < 1000 for d in read):
+        return _undecided("year")  # an id's date: DuckDB and isoformat agree from 1000 on
+    _table(
+        con,
+        "_st_dates",
+        "t VARCHAR, d DATE, why VARCHAR",
+        [
+            [_NULL if t is None else t for t in dates],
+            [d if isinstance(d, date) else None for d in read],
+            [d if isinstance(d, str) else None for d in read],
+        ],
+    )
+    kinds = [r[0] for r in con.execute("SELECT DISTINCT kind FROM _st").fetchall()]
+    _table(
+        con,
+        "_st_kinds",
+        "t VARCHAR, kind VARCHAR",
+        [
+            [_NULL if k is None else k for k in kinds],
+            [fold_name(k or "") or "conversation" for k in kinds],
+        ],
+    )
+
+    # Row by row, a conversation whose contact is not known yet waits for a second pass, in
+    # case a later row's referral creates them. A contact cell that only finds someone a
+    # referral created (`late`) is such a row when that referral comes after it: its pass is
+    # worked out from where the creation happened, and checked against a new judgement until
+    # the two agree.
+    late: dict[str, str] = {}  # contact cell -> the created contact it finds in the end
+    passes: dict[int, int] = {}  # row -> 0, 1 (second pass) or 2 (still unknown then)
+    for _ in range(4):
+        judged = _judge(con, out, run, file, whos, found, late, passes)
+        if judged is None:
+            return False
+        sim, scratch, outcome, created_at = judged
+        wanted: dict[str, str] = {}
+        for w in whos:
+            now = _look(sim, w)
+            if now == found[w]:
+                continue
+            if found[w] == (None, None) and now[0] in created_at:
+                wanted[w] = str(now[0])
+                continue
+            return _undecided(f"contact {w!r}")  # a referral changed whom this cell names
+        rows = (
+            con.execute(
+                "SELECT s.row_no, s.contact FROM _st s "
+                "WHERE s.contact IN (SELECT unnest($1::VARCHAR[]))",
+                [list(wanted)],
+            ).fetchall()
+            if wanted
+            else []
+        )
+        should: dict[int, int] = {}
+        for row_no, who in rows:
+            key = created_at[wanted[who]]
+            should[row_no] = 0 if key < (0, row_no, -1) else 1 if key < (1, row_no, -1) else 2
+        if wanted == late and should == passes:
+            break
+        late, passes = wanted, should
+    else:
+        return _undecided("passes")
+
+    # Rejects, in the order a row-by-row read gives them: (pass, row, cell, reject).
+    rejects: list[tuple[tuple[int, int, int, int], Reject]] = []
+    for row_no, who, cid, why, text, bad, step in con.execute(
+        f"""SELECT s.row_no, s.contact, w.cid, w.why, s.date, d.why, coalesce(p.pass, 0)
+        FROM _st s
+        LEFT JOIN _st_who w ON w.contact = s.contact
+        LEFT JOIN _st_pass p ON p.row_no = s.row_no
+        LEFT JOIN _st_dates d ON d.t = coalesce(s.date, '{_NULL}')
+        WHERE s.contact IS NULL OR w.cid IS NULL OR d.d IS NULL OR p.pass = 2"""
+    ).fetchall():
+        if who is None:
+            r, order = Reject(file, row_no, "contact", "", "no contact named", "row"), 0
+        elif why is not None:
+            r, order = Reject(file, row_no, "contact", who, why, "row"), 0
+        elif cid is None or step == 2:
+            unknown = "unknown contact: add them to contacts first"
+            r, order = Reject(file, row_no, "contact", who, unknown, "row"), 1
+        else:
+            r = Reject(file, row_no, "date", text or "", f"unparseable date: {bad}", "row")
+            order = step
+        rejects.append(((order, row_no, 0, 0), r))
+    for row_no, step, text, bad in con.execute(
+        'SELECT v.row_no, v.pass, v."time", t.why FROM _st_v v JOIN _st_win w USING (iid, row_no) '
+        'JOIN _st_times t ON t.t = v."time" WHERE t.why IS NOT NULL'
+    ).fetchall():
+        r = Reject(file, row_no, "time", text, f"unreadable time: {bad}", "cell")
+        rejects.append(((step, row_no, 0, 0), r))
+    refused = [c for c, (rid, why) in outcome.items() if why]
+    _table(
+        con,
+        "_st_refused",
+        "cell VARCHAR, every BOOLEAN",
+        [refused, [outcome[c][0] is None for c in refused]],
+    )
+    for row_no, step, idx, at_row, cell in con.execute(
+        """SELECT o.row_no, o.pass, o.idx, o.at_row, o.cell
+        FROM _st_occ o JOIN _st_refused r USING (cell)
+        QUALIFY r.every OR (o.pass, o.row_no, o.idx) = min((o.pass, o.row_no, o.idx))
+                                                       OVER (PARTITION BY o.cell)"""
+    ).fetchall():
+        for k, template in enumerate(outcome[cell][1]):
+            r = Reject(
+                file, at_row, template.column, template.value, template.reason, template.severity
+            )
+            rejects.append(((step, row_no, idx, k), r))
+    rejects.sort(key=lambda pair: pair[0])
+
+    # The records, inside DuckDB.
+    named = [c for c, (rid, _) in outcome.items() if rid is not None]
+    _table(con, "_st_rid", "cell VARCHAR, rid VARCHAR", [named, [outcome[c][0] for c in named]])
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _st_referrals AS
+        SELECT o.cid AS referrer_id, r.rid AS referred_id, o.iid AS interaction_id,
+               ($r0 + row_number() OVER (ORDER BY o.pass, o.row_no, o.idx) - 1)::INTEGER AS seq
+        FROM _st_occ o JOIN _st_rid r USING (cell) WHERE r.rid <> o.cid""",
+        {"r0": len(out.referrals)},
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _st_interactions AS
+        SELECT v.iid AS interaction_id, v.cid AS contact_id, v.d AS date, v.kind,
+               coalesce(v.topic, '') AS topic, coalesce(v.notes, '') AS notes,
+               $file AS source_file, v.row_no::INTEGER AS source_row, t.tm AS time,
+               v.pass AS pass
+        FROM _st_v v JOIN _st_win w USING (iid, row_no) LEFT JOIN _st_times t ON t.t = v."time"
+        """,
+        {"file": file},
+    )
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM _st_v), (SELECT count(*) FROM _st_interactions), "
+        "(SELECT count(*) FROM _st_referrals)"
+    ).fetchone()
+    assert row is not None
+    for table in _SCRATCH:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    out.merged += int(row[0]) - int(row[1])
+    out.created += scratch.created
+    run.interactions, run.referrals, run.done = int(row[1]), int(row[2]), True
+    out.rejects[run.reject_at : run.reject_at] = [r for _, r in rejects]
+    out.contacts = list(sim.by_id.values())
+    run.people = sim
+    return True
+
+
+_SCRATCH = (
+    "_st_raw",
+    "_st",
+    "_st_who",
+    "_st_pass",
+    "_st_dates",
+    "_st_kinds",
+    "_st_v",
+    "_st_win",
+    "_st_times",
+    "_st_occ",
+    "_st_refused",
+    "_st_rid",
+)
+
+Key = tuple[int, int, int]
+
+
+def _judge(
+    con: duckdb.DuckDBPyConnection,
+    out: Validated,
+    run: StagedRun,
+    file: str,
+    whos: list[str],
+    found: dict[str, tuple[str | None, str | None]],
+    late: dict[str, str],
+    passes: dict[int, int],
+) -> tuple[_Contacts, Validated, dict[str, tuple[str | None, list[Reject]]], dict[str, Key]] | None:
+    """The sheet's conversations and referral cells for one guess of which rows wait for the
+    second pass: everyone afterwards, the referral cells' outcomes, and where (pass, row,
+    cell) each contact a referral created was created. None: the sheet's order matters in a
+    way this does not follow (read row by row instead)."""
+    _table(
+        con,
+        "_st_who",
+        "contact VARCHAR, cid VARCHAR, why VARCHAR",
+        [whos, [late.get(w, found[w][0]) for w in whos], [found[w][1] for w in whos]],
+    )
+    _table(con, "_st_pass", "row_no BIGINT, pass INTEGER", [list(passes), list(passes.values())])
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _st_v AS
+        SELECT s.row_no, coalesce(p.pass, 0) AS pass, w.cid, d.d, k.kind,
+               'i:' || left(sha1(w.cid || chr(31) || CAST(d.d AS VARCHAR) || chr(31) || k.kind), 16)
+                 AS iid,
+               s.topic, s.notes, s."time", s.referrals
+        FROM _st s JOIN _st_who w ON w.contact = s.contact
+        LEFT JOIN _st_pass p ON p.row_no = s.row_no
+        JOIN _st_dates d ON d.t = coalesce(s.date, '{_NULL}')
+        JOIN _st_kinds k ON k.t = coalesce(s.kind, '{_NULL}')
+        WHERE w.cid IS NOT NULL AND d.d IS NOT NULL AND coalesce(p.pass, 0) < 2"""
+    )
+    # The first row of each conversation is the one kept (later ones are merged into it).
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _st_win AS "
+        "SELECT iid, arg_min(row_no, (pass, row_no)) AS row_no FROM _st_v GROUP BY iid"
+    )
+    times = [
+        str(r[0])
+        for r in con.execute(
+            'SELECT DISTINCT v."time" FROM _st_v v JOIN _st_win w USING (iid, row_no) '
+            'WHERE v."time" IS NOT NULL'
+        ).fetchall()
+    ]
+    when: list[time | str] = []
+    for text in times:
+        try:
+            when.append(parse_time(text))
+        except ValueError as exc:
+            when.append(str(exc))
+    _table(
+        con,
+        "_st_times",
+        "t VARCHAR, tm TIME, why VARCHAR",
+        [
+            times,
+            [t if isinstance(t, time) else None for t in when],
+            [t if isinstance(t, str) else None for t in when],
+        ],
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _st_occ AS
+        WITH parts AS (
+            SELECT v.row_no, v.pass, v.iid, v.cid,
+                   unnest(string_split(v.referrals, ';')) AS cell,
+                   generate_subscripts(string_split(v.referrals, ';'), 1) AS idx
+            FROM _st_v v WHERE v.referrals IS NOT NULL)
+        SELECT p.row_no, p.pass, p.idx, trim(p.cell) AS cell, p.iid, p.cid, w.row_no AS at_row
+        FROM parts p JOIN _st_win w USING (iid) WHERE trim(p.cell) <> ''"""
+    )
+    firsts = con.execute(
+        "SELECT cell, arg_min(at_row, (pass, row_no, idx)), min((pass, row_no, idx)) "
+        "FROM _st_occ GROUP BY cell ORDER BY min((pass, row_no, idx))"
+    ).fetchall()
+
+    # Referral cells in the order the sheet first names them: the contacts they create are
+    # created in that order, as row by row; `sim` is everyone afterwards.
+    sim, scratch = _copy(run.people), Validated()
+    outcome: dict[str, tuple[str | None, list[Reject]]] = {}
+    created_at: dict[str, Key] = {}
+    seen: dict[str, tuple[str | None, str | None]] = {}  # what each cell found the first time
+    for cell, at_row, first in firsts:
+        count, made = len(scratch.rejects), scratch.created
+        stub = Interaction("", "", date.min, "", "", "", file, int(at_row))
+        rid = _referred_contact(cell, stub, scratch, sim, "referrals")
+        outcome[cell] = (rid, scratch.rejects[count:])
+        if scratch.created > made and rid is not None:
+            created_at[rid] = tuple(int(k) for k in first)  # type: ignore[assignment]
+        # Nobody was created unless `rid` is: looked up now, the cell finds what it found.
+        seen[cell] = (rid, None) if rid is not None else _look(sim, cell)
+    # Every later mention finds what the first found or created, or is refused the same way:
+    # so it does once every contact is created (the tables only grow in between).
+    for cell, first_found in seen.items():
+        if _look(sim, cell) != first_found:
+            _undecided(f"referral {cell!r}")
+            return None
+    return sim, scratch, outcome, created_at
+
+
+def materialize_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
+    """The staged records as Python records after all (identity's rewrite needs them):
+    conversations in the order a row-by-row read makes them, referrals by seq."""
+    run = out.staged
+    if run is None or not run.done:
+        return
+    out.interactions.extend(
+        Interaction(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])
+        for r in con.execute(
+            "SELECT interaction_id, contact_id, date, kind, topic, notes, source_file, "
+            "source_row, time FROM _st_interactions ORDER BY pass, source_row"
+        ).fetchall()
+    )
+    out.referrals.extend(
+        Referral(*r)
+        for r in con.execute(
+            "SELECT referrer_id, referred_id, interaction_id, seq FROM _st_referrals ORDER BY seq"
+        ).fetchall()
+    )
+    drop_staged(con, out)
+
+
+def drop_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
+    if out.staged is not None and out.staged.done:
+        con.execute("DROP TABLE IF EXISTS _st_interactions")
+        con.execute("DROP TABLE IF EXISTS _st_referrals")
+    out.staged = None

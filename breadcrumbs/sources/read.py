@@ -19,6 +19,7 @@ from pathlib import Path
 
 from breadcrumbs.errors import SourceError
 from breadcrumbs.sources.headers import TABLES, Mapping, find_header_row, map_headers
+from breadcrumbs.sources.staged import StagedSheet, stage_csv
 
 Cell = str | int | float | date | datetime | None
 
@@ -53,6 +54,8 @@ class Table:
     rows: list[tuple[int, dict[str, Cell]]]
     columns: set[str] = field(default_factory=set)
     unread: list[tuple[int, str, str]] = field(default_factory=list)  # (row, column, reason)
+    # A plain CSV left for DuckDB to read (sources/staged.py): `rows` stays empty.
+    staged: StagedSheet | None = None
 
 
 SheetReader = Callable[[str], list[RawTable]]
@@ -68,12 +71,18 @@ def sheet_id_of(source: str) -> str | None:
     return None
 
 
-def read_source(source: str, sheet_reader: SheetReader | None = None) -> list[Table]:
-    """Read every table a source holds; raise SourceError if it cannot be read at all."""
-    raw = _read_raw(source, sheet_reader)
+def read_source(
+    source: str, sheet_reader: SheetReader | None = None, stage: bool = False
+) -> list[Table]:
+    """Read every table a source holds; raise SourceError if it cannot be read at all.
+
+    `stage`: a folder's plain conversations CSV is not read here but left for DuckDB
+    (its Table has `staged` and no rows); only a sync that loads into a store asks that."""
+    raw = _read_raw(source, sheet_reader, stage)
     tables = []
     while raw:  # each raw table let go once understood: the two are never all held at once
-        tables.append(understand(raw.pop(0)))
+        first = raw.pop(0)
+        tables.append(first if isinstance(first, Table) else understand(first))
     if not any(t.name == "contacts" for t in tables):
         raise SourceError(f"{source}: no contacts found (expected a contacts sheet or CSV)")
     # A contacts sheet with a header and no people is an empty source (issue 2): loading it
@@ -86,20 +95,22 @@ def read_source(source: str, sheet_reader: SheetReader | None = None) -> list[Ta
     return tables
 
 
-def _read_raw(source: str, sheet_reader: SheetReader | None) -> list[RawTable]:
+def _read_raw(
+    source: str, sheet_reader: SheetReader | None, stage: bool = False
+) -> list[RawTable | Table]:
     sheet_id = sheet_id_of(source)
     if sheet_id is not None:
         if sheet_reader is None:
             raise SourceError(f"{source}: Google Sheets needs `breadcrumbs auth` first")
-        return sheet_reader(sheet_id)
+        return list(sheet_reader(sheet_id))
     path = Path(source).expanduser()
     if not path.exists():
         raise SourceError(f"{source}: no such file or folder")
     if path.is_dir():
-        return _read_folder(path)
+        return _read_folder(path, stage)
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return _read_workbook(path)
+        return list(_read_workbook(path))
     if suffix in (".csv", ".txt", ".tsv"):
         return [_read_csv(path, "contacts", path.name)]
     raise SourceError(
@@ -108,18 +119,35 @@ def _read_raw(source: str, sheet_reader: SheetReader | None) -> list[RawTable]:
     )
 
 
-def _read_folder(folder: Path) -> list[RawTable]:
+def _read_folder(folder: Path, stage: bool = False) -> list[RawTable | Table]:
     by_name = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
-    tables = []
+    tables: list[RawTable | Table] = []
     for name in TABLES:
         path = by_name.get(f"{name}.csv")
-        if path is not None and name != "contacts" and not path.read_bytes().strip():
+        if path is not None and name != "contacts" and _blank_file(path):
             continue  # an optional sheet saved empty: nothing to load, nothing wrong
-        if path is not None:
+        staged = None
+        if stage and path is not None and name == "interactions":
+            staged = stage_csv(path, name, path.name)
+        if staged is not None and path is not None:
+            tables.append(
+                Table(name, path.name, staged.export, [], set(staged.columns), staged=staged)
+            )
+        elif path is not None:
             tables.append(_read_csv(path, name, path.name))
         elif name == "contacts":
             raise SourceError(f"{folder}: no contacts.csv in this folder")
     return tables
+
+
+def _blank_file(path: Path) -> bool:
+    """Nothing but whitespace in the file, read a piece at a time (not a second copy of a
+    100 MB sheet, and its stripped copy, to say it is not empty)."""
+    with path.open("rb") as handle:
+        while piece := handle.read(1 << 16):
+            if piece.strip():
+                return False
+    return True
 
 
 def decode(data: bytes, file: str) -> str:

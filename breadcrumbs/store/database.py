@@ -309,6 +309,10 @@ REJECT_COLUMNS = [
 
 def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCounts:
     """Replace the sheet-owned tables with this sync's records, all or nothing."""
+    if data.staged is not None:  # a conversations sheet DuckDB reads: judged now, in its
+        from breadcrumbs.validate import validate_staged  # temporary tables
+
+        validate_staged(con, data)
     con.execute("BEGIN")
     try:
         row = con.execute("SELECT coalesce(max(sync_id), 0) + 1 FROM syncs").fetchone()
@@ -320,6 +324,17 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
         insert_records(con, "contacts", CONTACT_COLUMNS, data.contacts)
         insert_records(con, "interactions", INTERACTION_COLUMNS, data.interactions)
         insert_records(con, "referrals", REFERRAL_COLUMNS, data.referrals)
+        staged = data.staged
+        if staged is not None:
+            for table, columns in (
+                ("interactions", INTERACTION_COLUMNS),
+                ("referrals", REFERRAL_COLUMNS),
+            ):
+                names = ", ".join(f'"{name}"' for name, _ in columns)
+                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _st_{table}")
+            from breadcrumbs.validate import drop_staged
+
+            drop_staged(con, data)
         insert_records(con, "prospects", PROSPECT_COLUMNS, data.prospects)
         for start in range(0, len(data.rejects), CHUNK):
             insert_columns(
@@ -343,8 +358,8 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
         counts = SyncCounts(
             sync_id,
             len(data.contacts),
-            len(data.interactions),
-            len(data.referrals),
+            len(data.interactions) + (staged.interactions if staged else 0),
+            len(data.referrals) + (staged.referrals if staged else 0),
             len(data.prospects),
             data.merged,
             data.created,

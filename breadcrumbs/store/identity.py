@@ -156,9 +156,14 @@ def resolve_identities(con: duckdb.DuckDBPyConnection, data: Validated) -> list[
     if aliases:
         data.contacts = [c for c in data.contacts if c.contact_id not in aliases]
         data.created -= len(aliases)
+    rewrite = {old: new for old, new in moved.items() if old != new}
+    if data.staged is not None and (refused or rewrite):
+        from breadcrumbs.validate import materialize_staged
+
+        materialize_staged(con, data)  # rare: the rewrite below works on records
     if refused:
         _refuse(con, data, refused)
-    _rewrite(data, {old: new for old, new in moved.items() if old != new})
+    _rewrite(data, rewrite)
     return sorted({p for people in refused.values() for p in people})
 
 
