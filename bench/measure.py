@@ -175,7 +175,16 @@ def _commit() -> str:
             ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            # RESULTS.md is this run's own output (written as cases finish), not the code.
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                ":!bench/RESULTS.md",
+            ],
             cwd=here,
             capture_output=True,
             text=True,
