@@ -15,6 +15,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
+
+import duckdb
 
 from breadcrumbs import clock
 from breadcrumbs.activity import shared_context
@@ -196,9 +199,10 @@ def deliver_stage(
     profile: Profile,
     mailer: Mailer | None = None,
     progress: Progress | None = None,
+    then: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> list[Outcome]:
     """Deliver what the ledger holds ready: this run's updates and any held back earlier."""
-    return deliver_in_mode(workspace, mode, profile, [], mailer, progress)
+    return deliver_in_mode(workspace, mode, profile, [], mailer, progress, then)
 
 
 @dataclass(frozen=True)
@@ -248,12 +252,21 @@ def run_digest(
     report.summary = summary
     if not dry_run:
         names = {d.key: d.name for d in due}
-        extra = {"mailer": mailer, "progress": progress} if mailer or progress else {}
+        extra: dict[str, Any] = (
+            {"mailer": mailer, "progress": progress} if mailer or progress else {}
+        )
+        counted = stages.deliver is deliver_stage
+        if counted:
+            # Run here, not as a flow's task: the month's counts are read on delivery's
+            # connection as it closes, not by opening the store again (issue 11).
+            extra["then"] = lambda con: report.states.update(month_counts(con, chosen))
         delivered = stages.deliver(workspace, mode, profile, **extra)
         report.outcomes += [
             Outcome(o.key, o.kind, o.to, names.get(o.key, o.name), o.subject, o.state, o.reason)
             for o in delivered
         ]
+        if counted:
+            return report
     return _finish(workspace, report)
 
 

@@ -19,7 +19,15 @@ from breadcrumbs.activity import shared_context
 from breadcrumbs.compose.message import DEFAULT_TEMPLATES, Composer
 from breadcrumbs.deliver.mailer import Mailer
 from breadcrumbs.deliver.outbox import OutboxMailer, file_name
-from breadcrumbs.detect import Cold, Detection, Skipped, detect, going_cold, room_today
+from breadcrumbs.detect import (
+    Cold,
+    Detection,
+    Skipped,
+    _cold,
+    detect,
+    going_cold,
+    room_today,
+)
 from breadcrumbs.errors import (
     AuthError,
     BreadcrumbsError,
@@ -31,7 +39,7 @@ from breadcrumbs.errors import (
 )
 from breadcrumbs.moments import withdraw_reason
 from breadcrumbs.profile import Etiquette, Profile, load_profile, require_sender
-from breadcrumbs.records import Composed, Due, OutgoingEmail
+from breadcrumbs.records import Composed, Due, Lazy, OutgoingEmail
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store.database import open_store
 from breadcrumbs.store.identity import readdress_waiting
@@ -73,7 +81,7 @@ class FollowUpReport:
     dry_run: bool
     outcomes: list[Outcome] = field(default_factory=list)
     waiting: Sequence[Skipped] = field(default_factory=list)
-    cold: list[Cold] = field(default_factory=list)
+    cold: Sequence[Cold] = field(default_factory=list)
     today: date | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -175,7 +183,7 @@ def _in_moment(
 def _compose_again(
     con: duckdb.DuckDBPyConnection,
     queue: list[Row],
-    composer: Composer,
+    composer: Callable[[], Composer],
     readdressed: set[str],
     held: dict[str, OutgoingEmail],
 ) -> tuple[list[Row], list[Outcome]]:
@@ -197,7 +205,8 @@ def _compose_again(
                 if raw is None:
                     assert row.due is not None  # as below
                     try:
-                        raw = composer.compose(due_from_json(row.due), row.planned_at).email.raw
+                        again = composer().compose(due_from_json(row.due), row.planned_at)
+                        raw = again.email.raw
                     except (TemplateError, UnsafeHeaderError) as exc:
                         skipped.append(_outcome(row, "skipped", f"{exc} (waits for the next run)"))
                         continue
@@ -209,7 +218,7 @@ def _compose_again(
         if row.key in readdressed:
             due = replace(due, email=row.email)
         try:
-            composed = composer.compose(due, now)
+            composed = composer().compose(due, now)
         except (TemplateError, UnsafeHeaderError) as exc:
             skipped.append(_outcome(row, "skipped", f"{exc} (waits for the next run)"))
             continue
@@ -256,9 +265,13 @@ def deliver_stage(
     composed: list[Composed],
     progress: Progress | None = None,
     profile: Profile | None = None,
+    then: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> list[Outcome]:
     """Settle, then deliver what waits from earlier runs and this run's new emails: each in
-    its moment, composed on the day it leaves, and no more than the cap lets leave today."""
+    its moment, composed on the day it leaves, and no more than the cap lets leave today.
+
+    `then` reads what the run reports after delivery (going cold, the month's counts) on
+    the same connection before it closes, instead of opening the store again (issue 11)."""
     profile = profile or load_checked_profile(workspace)
     etiquette = profile.etiquette
     with open_store(workspace) as con:
@@ -282,22 +295,27 @@ def deliver_stage(
             _outcome(r, r.state, f"daily cap of {etiquette.daily_cap} reached: waits for tomorrow")
             for r in queue[room:]
         ]
-        # A monthly update composed again says this month's activity as of today.
-        shared = shared_context(con, clock.today())
         # This run's messages, and those the digest's compose stage held (ledger.hold).
         held = {**take_held(workspace.root), **{c.email.key: c.email for c in composed}}
-        queue, skipped = _compose_again(
-            con,
-            queue[:room],
-            _composer(workspace, profile, mailer.mode, shared),
-            readdressed,
-            held,
-        )
+        made: list[Composer] = []
+
+        def composer() -> Composer:
+            """Made when a row is first composed again (most runs compose none: 11 ms of
+            shared context saved, issue 11). A monthly update composed again says this
+            month's activity as of today; delivery writes nothing that activity reads."""
+            if not made:
+                shared = shared_context(con, clock.today())
+                made.append(_composer(workspace, profile, mailer.mode, shared))
+            return made[0]
+
+        queue, skipped = _compose_again(con, queue[:room], composer, readdressed, held)
         not_now += skipped
         if mailer.mode == "outbox":
             delivered = _deliver_bulk(con, mailer, queue, progress, names)
         else:
             delivered = _deliver_one_by_one(con, mailer, queue, progress, names)
+        if then is not None:
+            then(con)
     return outcomes + not_now + delivered
 
 
@@ -379,10 +397,15 @@ def cold_stage(workspace: Workspace, profile: Profile) -> Sequence[Cold]:
         return going_cold(con, clock.today(), profile.etiquette, profile.me.email)
 
 
-def call_list(cold: Sequence[Cold], due: Sequence[Due]) -> list[Cold]:
+def call_list(cold: Sequence[Cold], due: Sequence[Due]) -> Sequence[Cold]:
     """Going cold, less the people an email is due to now (a referral's intro): a person is
-    written to or called, not both at once."""
+    written to or called, not both at once.
+
+    On a fetched list (records.Lazy, as going_cold returns it) the rows are filtered on
+    their contact id (a Cold's first column) and only the items read are built (issue 11)."""
     emailed = {d.contact_id for d in due}
+    if isinstance(cold, Lazy) and cold._make is _cold:
+        return Lazy([r for r in cold.rows if r[0] not in emailed], _cold)
     return [c for c in cold if c.contact_id not in emailed]
 
 
@@ -452,9 +475,15 @@ def deliver_in_mode(
     composed: list[Composed],
     mailer: Mailer | None = None,
     progress: Progress | None = None,
+    then: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> list[Outcome]:
     return deliver_stage(
-        workspace, mailer or make_mailer(workspace, mode, profile), composed, progress, profile
+        workspace,
+        mailer or make_mailer(workspace, mode, profile),
+        composed,
+        progress,
+        profile,
+        then,
     )
 
 
@@ -494,6 +523,7 @@ def run_follow_up(
     due = detection.due[:limit] if limit is not None else detection.due
     composed, failed = stages.compose(workspace, profile, due, mode)
     report.outcomes += failed
+    cold: list[Sequence[Cold]] = []
     if dry_run:
         report.outcomes += [
             Outcome(
@@ -502,10 +532,19 @@ def run_follow_up(
             for c in composed
         ]
     else:
-        extra = {"mailer": mailer, "progress": progress} if mailer or progress else {}
+        extra: dict[str, Any] = (
+            {"mailer": mailer, "progress": progress} if mailer or progress else {}
+        )
+        if stages.deliver is deliver_in_mode:
+            # Run here, not as a flow's task: going cold is read on delivery's connection
+            # as it closes (one store opening less). Nothing writes the store between the
+            # two: write_back_stage only reads it.
+            extra["then"] = lambda con: cold.append(
+                going_cold(con, clock.today(), profile.etiquette, profile.me.email)
+            )
         report.outcomes += stages.deliver(workspace, mode, profile, composed, **extra)
         note = write_back_stage(workspace, profile)
         if note:
             report.notes.append(note)
-    report.cold = call_list(cold_stage(workspace, profile), detection.due)
+    report.cold = call_list(cold[0] if cold else cold_stage(workspace, profile), detection.due)
     return report

@@ -14,6 +14,7 @@ from breadcrumbs.follow_up import run_follow_up
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store.database import open_store
 from breadcrumbs.store.ledger import opt_out
+from breadcrumbs.store.roster import month_counts
 from tests.conftest import write_csv
 from tests.follow_up_support import (
     ledger,
@@ -146,6 +147,32 @@ def test_the_daily_cap_spills_the_rest_to_the_next_run(
     second = digest(workspace, monkeypatch, "2026-12-02")
     assert len(written(second)) == 1
     assert len(set(recipients(workspace))) == 3
+
+
+def test_a_runs_count_of_the_month_is_the_ledger_as_the_run_left_it(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The month's rows by state, as the run reports them (read as delivery closes, issue
+    11), are what the ledger holds after it: two written and one listed, then three written."""
+    write_profile(workspace, daily_cap=2)
+    write_sheet(
+        workspace,
+        PEOPLE,
+        talks(
+            *(
+                f"2026-10-0{n},{x}@example.com,call,,,"
+                for n, x in ((1, "ann"), (2, "bob"), (3, "cy"))
+            )
+        ),
+    )
+    for day, expected in (
+        ("2026-12-01", {"listed": 1, "written": 2}),
+        ("2026-12-02", {"written": 3}),
+    ):
+        report = digest(workspace, monkeypatch, day)
+        with open_store(workspace) as con:
+            after = month_counts(con, "2026-12")
+        assert report.states == after == expected
 
 
 def test_an_update_its_month_outlived_is_withdrawn_jan_31_to_feb_1(

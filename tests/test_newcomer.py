@@ -123,6 +123,10 @@ def test_a_person_due_an_intro_is_not_also_on_the_call_list(workspace: Workspace
     dry = breadcrumbs(workspace, "follow-up", "--dry-run", "--no-prefect", "--no-sync").stdout
     assert "Call these people (going cold): Carla Gómez" in dry
     assert "Bob Stone" not in dry.split("Call these people")[1]
+    # Delivered for real, going cold is read as delivery closes (issue 11): the same list.
+    run = breadcrumbs(workspace, "follow-up", "--no-prefect", "--no-sync").stdout
+    assert "2 written" in run
+    assert run.split("Call these people (going cold): ")[1].strip() == "Carla Gómez"
 
 
 @pytest.mark.parametrize("typed", ["Renee Lefevre", "renée LEFÈVRE", "renee"])
