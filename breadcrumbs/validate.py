@@ -133,7 +133,6 @@ class StagedRun:
     done: bool = False  # judged: _st_interactions and _st_referrals hold its records
     interactions: int = 0
     referrals: int = 0
-    rejects: int = 0  # in _st_rejects, and in Validated.rejects from reject_at on
 
 
 @lru_cache(maxsize=1 << 18)
@@ -921,24 +920,33 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
     else:
         return _undecided("passes")
 
-    # Rejects, in the order a row-by-row read gives them: by (pass, row, cell, reject), in a
-    # table the load inserts from (a quarter of a million rows made from Python lists cost
-    # seconds); the report gets them as records too.
-    unknown = "unknown contact: add them to contacts first"
-    templates = [(c, k, t) for c, (_, made) in outcome.items() for k, t in enumerate(made)]
-    _table(
-        con,
-        "_st_said",
-        "cell VARCHAR, k INTEGER, col VARCHAR, val VARCHAR, reason VARCHAR, severity VARCHAR",
-        [
-            [c for c, _, _ in templates],
-            [k for _, k, _ in templates],
-            [t.column for _, _, t in templates],
-            [t.value for _, _, t in templates],
-            [t.reason for _, _, t in templates],
-            [t.severity for _, _, t in templates],
-        ],
-    )
+    # Rejects, in the order a row-by-row read gives them: (pass, row, cell, reject).
+    rejects: list[tuple[tuple[int, int, int, int], Reject]] = []
+    for row_no, who, cid, why, text, bad, step in con.execute(
+        f"""SELECT s.row_no, s.contact, w.cid, w.why, s.date, d.why, coalesce(p.pass, 0)
+        FROM _st s
+        LEFT JOIN _st_who w ON w.contact = s.contact
+        LEFT JOIN _st_pass p ON p.row_no = s.row_no
+        LEFT JOIN _st_dates d ON d.t = coalesce(s.date, '{_NULL}')
+        WHERE s.contact IS NULL OR w.cid IS NULL OR d.d IS NULL OR p.pass = 2"""
+    ).fetchall():
+        if who is None:
+            r, order = Reject(file, row_no, "contact", "", "no contact named", "row"), 0
+        elif why is not None:
+            r, order = Reject(file, row_no, "contact", who, why, "row"), 0
+        elif cid is None or step == 2:
+            unknown = "unknown contact: add them to contacts first"
+            r, order = Reject(file, row_no, "contact", who, unknown, "row"), 1
+        else:
+            r = Reject(file, row_no, "date", text or "", f"unparseable date: {bad}", "row")
+            order = step
+        rejects.append(((order, row_no, 0, 0), r))
+    for row_no, step, text, bad in con.execute(
+        'SELECT v.row_no, v.pass, v."time", t.why FROM _st_v v JOIN _st_win w USING (iid, row_no) '
+        'JOIN _st_times t ON t.t = v."time" WHERE t.why IS NOT NULL'
+    ).fetchall():
+        r = Reject(file, row_no, "time", text, f"unreadable time: {bad}", "cell")
+        rejects.append(((step, row_no, 0, 0), r))
     refused = [c for c, (rid, why) in outcome.items() if why]
     _table(
         con,
@@ -946,54 +954,18 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
         "cell VARCHAR, every BOOLEAN",
         [refused, [outcome[c][0] is None for c in refused]],
     )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _st_rejects AS
-        WITH judged AS (
-            SELECT s.row_no, s.contact AS who, w.cid, w.why, s.date AS text, d.why AS bad,
-                   coalesce(p.pass, 0) AS step
-            FROM _st s
-            LEFT JOIN _st_who w ON w.contact = s.contact
-            LEFT JOIN _st_pass p ON p.row_no = s.row_no
-            LEFT JOIN _st_dates d ON d.t = coalesce(s.date, '{_NULL}')
-            WHERE s.contact IS NULL OR w.cid IS NULL OR d.d IS NULL OR p.pass = 2),
-        said AS (
-            SELECT row_no AS "row", 0 AS src, row_no, 0 AS idx, 0 AS k,
-                   CASE WHEN who IS NULL OR why IS NOT NULL THEN 0
-                        WHEN cid IS NULL OR step = 2 THEN 1 ELSE step END AS step,
-                   CASE WHEN who IS NULL OR why IS NOT NULL OR cid IS NULL OR step = 2
-                        THEN 'contact' ELSE 'date' END AS "column",
-                   CASE WHEN who IS NULL THEN ''
-                        WHEN why IS NOT NULL OR cid IS NULL OR step = 2 THEN who
-                        ELSE coalesce(text, '') END AS value,
-                   CASE WHEN who IS NULL THEN 'no contact named'
-                        WHEN why IS NOT NULL THEN why
-                        WHEN cid IS NULL OR step = 2 THEN $unknown
-                        ELSE 'unparseable date: ' || bad END AS reason,
-                   'row' AS severity
-            FROM judged
-            UNION ALL
-            SELECT v.row_no, 1, v.row_no, 0, 0, v.pass, 'time', v."time",
-                   'unreadable time: ' || t.why, 'cell'
-            FROM _st_v v JOIN _st_win w USING (iid, row_no) JOIN _st_times t ON t.t = v."time"
-            WHERE t.why IS NOT NULL
-            UNION ALL
-            SELECT o.at_row, 2, o.row_no, o.idx, x.k, o.pass, x.col, x.val, x.reason, x.severity
-            FROM (SELECT o.* FROM _st_occ o JOIN _st_refused r USING (cell)
-                  QUALIFY r.every OR (o.pass, o.row_no, o.idx) = min((o.pass, o.row_no, o.idx))
-                                                                 OVER (PARTITION BY o.cell)) o
-            JOIN _st_said x USING (cell))
-        SELECT $file AS file, "row"::INTEGER AS "row", "column", value, reason, severity,
-               step AS o1, row_no AS o2, idx AS o3, k AS o4, src AS o5
-        FROM said""",
-        {"file": file, "unknown": unknown},
-    )
-    rejects = [
-        Reject(*r)
-        for r in con.execute(
-            'SELECT file, "row", "column", value, reason, severity FROM _st_rejects '
-            + REJECTS_ORDER
-        ).fetchall()
-    ]
+    for row_no, step, idx, at_row, cell in con.execute(
+        """SELECT o.row_no, o.pass, o.idx, o.at_row, o.cell
+        FROM _st_occ o JOIN _st_refused r USING (cell)
+        QUALIFY r.every OR (o.pass, o.row_no, o.idx) = min((o.pass, o.row_no, o.idx))
+                                                       OVER (PARTITION BY o.cell)"""
+    ).fetchall():
+        for k, template in enumerate(outcome[cell][1]):
+            r = Reject(
+                file, at_row, template.column, template.value, template.reason, template.severity
+            )
+            rejects.append(((step, row_no, idx, k), r))
+    rejects.sort(key=lambda pair: pair[0])
 
     # The records, inside DuckDB.
     named = [c for c, (rid, _) in outcome.items() if rid is not None]
@@ -1024,14 +996,10 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
     out.merged += int(row[0]) - int(row[1])
     out.created += scratch.created
     run.interactions, run.referrals, run.done = int(row[1]), int(row[2]), True
-    out.rejects[run.reject_at : run.reject_at] = rejects
-    run.rejects = len(rejects)
+    out.rejects[run.reject_at : run.reject_at] = [r for _, r in rejects]
     out.contacts = list(sim.by_id.values())
     run.people = sim
     return True
-
-
-REJECTS_ORDER = "ORDER BY o1, o2, o3, o4, o5"  # _st_rejects' rows in the per-row order
 
 
 def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
@@ -1051,7 +1019,6 @@ _SCRATCH = (
     "_st_times",
     "_st_occ",
     "_st_refused",
-    "_st_said",
     "_st_rid",
 )
 
@@ -1184,5 +1151,4 @@ def drop_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
     if out.staged is not None and out.staged.done:
         con.execute("DROP TABLE IF EXISTS _st_interactions")
         con.execute("DROP TABLE IF EXISTS _st_referrals")
-        con.execute("DROP TABLE IF EXISTS _st_rejects")
     out.staged = None

@@ -28,7 +28,6 @@ from breadcrumbs.settings import Workspace
 from breadcrumbs.store import derived, identity
 
 if TYPE_CHECKING:  # validate imports email-validator: only a sync needs it (issue 11)
-    from breadcrumbs.records import Reject
     from breadcrumbs.validate import Validated
 
 MIGRATIONS: list[str] = [
@@ -333,23 +332,20 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
             ):
                 names = ", ".join(f'"{name}"' for name, _ in columns)
                 con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _st_{table}")
-        insert_records(con, "prospects", PROSPECT_COLUMNS, data.prospects)
-        # The staged sheet's rejects go in from its table (validate_staged), in their place.
-        at, many = (staged.reject_at, staged.rejects) if staged is not None else (0, 0)
-        _insert_rejects(con, sync_id, data.rejects[:at])
-        if many:
-            from breadcrumbs.validate import REJECTS_ORDER
-
-            con.execute(
-                'INSERT INTO rejects SELECT $sync_id, file, "row", "column", left(value, 500), '
-                f"reason, severity FROM _st_rejects {REJECTS_ORDER}",
-                {"sync_id": sync_id},
-            )
-        _insert_rejects(con, sync_id, data.rejects[at + many :])
-        if staged is not None:
             from breadcrumbs.validate import drop_staged
 
             drop_staged(con, data)
+        insert_records(con, "prospects", PROSPECT_COLUMNS, data.prospects)
+        for start in range(0, len(data.rejects), CHUNK):
+            insert_columns(
+                con,
+                "rejects",
+                REJECT_COLUMNS,
+                [
+                    (sync_id, r.file, r.row, r.column, r.value[:500], r.reason, r.severity)
+                    for r in data.rejects[start : start + CHUNK]
+                ],
+            )
         # An opt-out seen once in the sheet is kept by the store: deleting the cell later, or
         # syncing an older copy of the sheet, must never start emails again.
         con.execute(
@@ -391,19 +387,6 @@ def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCo
         con.execute("ROLLBACK")
         raise
     return counts
-
-
-def _insert_rejects(con: duckdb.DuckDBPyConnection, sync_id: int, rejects: list[Reject]) -> None:
-    for start in range(0, len(rejects), CHUNK):
-        insert_columns(
-            con,
-            "rejects",
-            REJECT_COLUMNS,
-            [
-                (sync_id, r.file, r.row, r.column, r.value[:500], r.reason, r.severity)
-                for r in rejects[start : start + CHUNK]
-            ],
-        )
 
 
 def _empty(con: duckdb.DuckDBPyConnection, table: str) -> None:
