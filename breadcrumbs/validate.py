@@ -754,8 +754,7 @@ def validate_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
         decided = False
     _forget_cells()
     if not decided:
-        for table in _SCRATCH:
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        _drop_scratch(con)
         _per_row_instead(out, run)
 
 
@@ -809,17 +808,6 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
     # Room for a few cells past the header's (row by row they are read, then ignored).
     width = sheet.width + 8
     raw = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _st_raw AS SELECT * FROM read_csv($path, delim=$delim, "
-        "quote='', escape='', header=false, skip=1, all_varchar=true, null_padding=true, "
-        f"auto_detect=false, strict_mode=false, nullstr='{_NULL}', columns={{{raw}}}, "
-        f"new_line='{sheet.new_line.encode('unicode_escape').decode()}')",
-        {"path": str(sheet.path), "delim": sheet.delimiter},
-    )
-    cells = " + ".join(f"(c{i} IS NOT NULL)::BIGINT" for i in range(width))
-    shape = con.execute(f"SELECT count(*), coalesce(sum({cells} - 1), 0) FROM _st_raw").fetchone()
-    if shape is None or shape[0] != sheet.lines or sheet.width - 1 + shape[1] != sheet.delimiters:
-        return _undecided("shape")  # DuckDB split a line otherwise than the csv module would
 
     def column(name: str) -> str:
         sources = sheet.columns.get(name, [])
@@ -829,15 +817,30 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
         return f"coalesce({firsts}) AS {name}"
 
     every = ", ".join(f"c{i}" for i in range(width))
-    # A row is numbered as the csv module numbers it: the header is row 1, no line is blank
-    # or split (stage_csv), and DuckDB keeps the file's order (preserve_insertion_order).
+    cells = " + ".join(f"(c{i} IS NOT NULL)::INTEGER" for i in range(width))
+    # The canonical columns straight from the file, every line kept (its number is its
+    # place: DuckDB keeps the file's order, preserve_insertion_order), with how many cells
+    # it had and whether it is blank.
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _st AS
-        SELECT rowid + 2 AS row_no, {column("contact")}, {column("date")}, {column("kind")},
-               {column("topic")}, {column("notes")}, {column("referrals")}, {column("time")}
-        FROM _st_raw WHERE trim(concat({every}, '')) <> ''"""
+        f"""CREATE OR REPLACE TEMP TABLE _st_all AS
+        SELECT {column("contact")}, {column("date")}, {column("kind")}, {column("topic")},
+               {column("notes")}, {column("referrals")}, {column("time")},
+               {cells} AS cells, trim(concat({every}, '')) = '' AS blank
+        FROM read_csv($path, delim=$delim, quote='', escape='', header=false, skip=1,
+                      all_varchar=true, null_padding=true, auto_detect=false,
+                      strict_mode=false, nullstr='{_NULL}', columns={{{raw}}},
+                      new_line='{sheet.new_line.encode("unicode_escape").decode()}')""",
+        {"path": str(sheet.path), "delim": sheet.delimiter},
     )
-    con.execute("DROP TABLE _st_raw")
+    shape = con.execute("SELECT count(*), coalesce(sum(cells - 1), 0) FROM _st_all").fetchone()
+    if shape is None or shape[0] != sheet.lines or sheet.width - 1 + shape[1] != sheet.delimiters:
+        return _undecided("shape")  # DuckDB split a line otherwise than the csv module would
+    # A row is numbered as the csv module numbers it: the header is row 1, no line is blank
+    # or split (stage_csv); blank rows are skipped, their numbers kept.
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW _st AS SELECT rowid + 2 AS row_no, contact, date, kind, "
+        'topic, notes, referrals, "time" FROM _st_all WHERE NOT blank'
+    )
 
     # Each distinct cell judged once, against everyone known before the sheet.
     whos = [
@@ -989,8 +992,7 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
         "(SELECT count(*) FROM _st_referrals)"
     ).fetchone()
     assert row is not None
-    for table in _SCRATCH:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
+    _drop_scratch(con)
     out.merged += int(row[0]) - int(row[1])
     out.created += scratch.created
     run.interactions, run.referrals, run.done = int(row[1]), int(row[2]), True
@@ -1000,9 +1002,14 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
     return True
 
 
+def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP VIEW IF EXISTS _st")
+    for table in _SCRATCH:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
 _SCRATCH = (
-    "_st_raw",
-    "_st",
+    "_st_all",
     "_st_who",
     "_st_pass",
     "_st_dates",

@@ -139,6 +139,11 @@ HOSTILE_TALKS = [
     [" ", " ", " ", " ", " ", " "],  # a blank row: skipped, its number kept
     ["2026-11-15", "ada.adams0@example.org", "call"],  # fewer cells than the header
     ["2026-11-16", "ada.adams0@example.org", "call", "", "", "", "an extra cell"],
+    # Values past the 500 characters the rejects table keeps (the report keeps them whole).
+    ["not a date " * 60, "ada.adams0@example.org", "call", "a long bad date", "", ""],
+    ["2026-11-18", "Nobody " * 90 + "é", "call", "a long unknown contact", "", ""],
+    ["2026-11-19", "ada.adams0@example.org", "call", "a long referral", "", "x@@" + "é" * 600],
+    ["2026-11-20", "ada.adams0@example.org", "call", "a long time", "", "", "9" * 700],
 ]
 
 
