@@ -379,8 +379,8 @@ def follow_up(
 
 
 def _follow_up_direct(ws: Any, mode: str, limit: int | None, dry_run: bool, no_sync: bool) -> Any:
+    from breadcrumbs.collector import collector_paused
     from breadcrumbs.follow_up import run_follow_up
-    from breadcrumbs.sources.read import collector_paused
     from breadcrumbs.sync import run_sync
 
     if not no_sync:

@@ -8,11 +8,12 @@ take `OutgoingEmail`.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, TypeVar, overload
+
+from breadcrumbs.collector import collector_paused
 
 T = TypeVar("T")
 
@@ -145,15 +146,10 @@ class Lazy(Sequence[T]):
         third of building 100,000 items). Only while building: the reader's own work on
         the items goes on with collection as it was."""
         built, rows, make = self._built, self.rows, self._make
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             for n in range(start, end):
                 if built[n] is _UNBUILT:
                     built[n] = make(rows[n])
-        finally:
-            if paused:
-                gc.enable()
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Lazy | list | tuple):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from breadcrumbs import __version__
+from breadcrumbs.collector import collector_paused
 from breadcrumbs.errors import SourceError
 from breadcrumbs.profile import Profile, load_profile
 from breadcrumbs.records import Reject
@@ -23,7 +24,6 @@ from breadcrumbs.sources.read import (
     RawTable,
     SheetReader,
     Table,
-    collector_paused,
     read_source,
     sheet_id_of,
 )

@@ -124,8 +124,8 @@ def test_a_stage_that_fails_leaves_garbage_collection_as_it_found_it(tmp_path: P
 
     import pytest
 
+    from breadcrumbs.collector import collector_paused
     from breadcrumbs.errors import SourceError
-    from breadcrumbs.sources.read import collector_paused
     from breadcrumbs.sync import read_stage
 
     assert gc.isenabled()

@@ -8,15 +8,14 @@ nothing but the shape of the file; validate.py judges the values.
 from __future__ import annotations
 
 import csv
-import gc
 import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from breadcrumbs.collector import collector_paused
 from breadcrumbs.errors import SourceError
 from breadcrumbs.sources.headers import TABLES, Mapping, find_header_row, map_headers
 from breadcrumbs.sources.staged import StagedSheet, stage_csv
@@ -326,24 +325,6 @@ def _read_workbook(path: Path) -> list[RawTable]:
             return [[c if c.__class__ is str and c else _as_openpyxl(c) for c in r] for r in rows]
 
         return _workbook_tables(path, titles, records)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a stage builds its rows (issue 11).
-
-    Reading, validating and loading a sheet make millions of cells, dicts and records, none
-    in a reference cycle, and each collection walked all of them again (0.45 of reading's
-    0.7 s of Python at 100,000 workbook rows; a quarter of a sync's CPU at 200,000 rows).
-    Reference counting still frees everything; collection resumes after, as it was before.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # A cell marked as a formula error in a sheet's XML: <c r="A2" t="e">.
