@@ -517,3 +517,12 @@ def going_cold(
     """
     rows = con.execute(COLD_SQL, {"today": today, "cold": etiquette.cold_days, "me": me})
     return Lazy(rows.fetchall(), _cold)
+
+
+def cold_except(cold: Sequence[Cold], contact_ids: set[str]) -> Sequence[Cold]:
+    """Going cold without these people. On the list `going_cold` fetched, the rows are
+    filtered on their contact id (a Cold's first column) so only the items read are built
+    (issue 11); any other list is filtered item by item."""
+    if isinstance(cold, Lazy) and cold.made_by(_cold):
+        return Lazy([r for r in cold.rows if r[0] not in contact_ids], _cold)
+    return [c for c in cold if c.contact_id not in contact_ids]

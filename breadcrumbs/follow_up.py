@@ -23,7 +23,7 @@ from breadcrumbs.detect import (
     Cold,
     Detection,
     Skipped,
-    _cold,
+    cold_except,
     detect,
     going_cold,
     room_today,
@@ -39,7 +39,7 @@ from breadcrumbs.errors import (
 )
 from breadcrumbs.moments import withdraw_reason
 from breadcrumbs.profile import Etiquette, Profile, load_profile, require_sender
-from breadcrumbs.records import Composed, Due, Lazy, OutgoingEmail
+from breadcrumbs.records import Composed, Due, OutgoingEmail
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store.database import open_store
 from breadcrumbs.store.identity import readdress_waiting
@@ -399,14 +399,8 @@ def cold_stage(workspace: Workspace, profile: Profile) -> Sequence[Cold]:
 
 def call_list(cold: Sequence[Cold], due: Sequence[Due]) -> Sequence[Cold]:
     """Going cold, less the people an email is due to now (a referral's intro): a person is
-    written to or called, not both at once.
-
-    On a fetched list (records.Lazy, as going_cold returns it) the rows are filtered on
-    their contact id (a Cold's first column) and only the items read are built (issue 11)."""
-    emailed = {d.contact_id for d in due}
-    if isinstance(cold, Lazy) and cold._make is _cold:
-        return Lazy([r for r in cold.rows if r[0] not in emailed], _cold)
-    return [c for c in cold if c.contact_id not in emailed]
+    written to or called, not both at once."""
+    return cold_except(cold, {d.contact_id for d in due})
 
 
 def make_mailer(workspace: Workspace, mode: str, profile: Profile) -> Mailer:

@@ -118,6 +118,10 @@ class Lazy(Sequence[T]):
         """Items already built, as a Lazy."""
         return cls(list(items), _itself)
 
+    def made_by(self, make: Callable[[Any], T]) -> bool:
+        """Whether `rows` are rows `make` builds items from (not items, nor another list's)."""
+        return self._make is make
+
     def __len__(self) -> int:
         return len(self.rows)
 
