@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from email_validator import EmailNotValidError, validate_email
 
+from breadcrumbs.reasons import few
 from breadcrumbs.records import Reject
 from breadcrumbs.sources.dates import parse_date, parse_time
 from breadcrumbs.sources.read import Cell, Table
@@ -240,7 +241,7 @@ class AmbiguousName(Exception):
         return self._text
 
     def _reason(self) -> str:
-        which = ", ".join(
+        which = few(
             f"{c.email or 'one with no email'} ({c.source_file} row {c.source_row})"
             for c in self.contacts
         )

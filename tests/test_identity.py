@@ -124,6 +124,23 @@ def test_two_people_who_could_be_the_row_are_a_reject_naming_both(
     assert sql(search, "SELECT count(*) FROM contacts") == [(0,)]
 
 
+def test_seven_people_who_could_be_the_row_are_named_five_and_two_others(
+    search: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seven John Smiths all change address in one edit: each row's reject names five of
+    the people it could be and counts the other two, so the line stays readable."""
+    sheet(search, [f"j{i}@example.com,John Smith,{i}," for i in range(7)], [])
+    play(search, monkeypatch, "2026-11-25")
+    sheet(search, [f"j{i}@new.example,John Smith,{i}," for i in range(7)], [])
+    play(search, monkeypatch, "2026-11-26")
+    reasons = [r[0] for r in sql(search, "SELECT reason FROM rejects WHERE \"column\" = 'name'")]
+    assert len(reasons) == 7
+    for reason in reasons:
+        assert reason.startswith("ambiguous person: could be John Smith <j")
+        assert reason.count("John Smith <") == 5
+        assert " or 2 others, whose addresses left the sheet since the last sync" in reason
+
+
 def test_two_rows_that_could_each_be_one_person_are_refused_until_the_user_says_which(
     search: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -89,3 +89,39 @@ def test_a_referral_by_a_shared_name_is_refused_naming_both(
     assert sql(workspace, "SELECT count(*) FROM referrals") == [(0,)]
     report = run_follow_up(workspace)
     assert all(o.kind != "intro" for o in report.outcomes)
+
+
+TWELVE_SAMS = (
+    "email,name,company,referred_by\n"
+    + "".join(f"sam{i}@example.com,Sam Lee,Co {i},\n" for i in range(1, 13))
+    + "ann@example.com,Ann Lee,Gamma,Sam Lee\n"
+)
+
+
+@pytest.mark.parametrize("set_wise", [True, False], ids=["set-wise", "row by row"])
+def test_a_name_twelve_contacts_share_names_five_of_them_and_counts_the_rest(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, set_wise: bool
+) -> None:
+    """A reject's reason stays a readable line however many people share a name: the first
+    five by email and row, then "and 7 others", the count of all twelve, and what to do."""
+    from breadcrumbs.sources import read
+
+    if not set_wise:
+        monkeypatch.setattr(read, "stage_csv", lambda *_: None)
+    write_profile(workspace)
+    write_sheet(
+        workspace,
+        TWELVE_SAMS,
+        "date,contact,kind,topic,notes,referrals\n"
+        "2026-11-24,Sam Lee,coffee,,,\n"
+        "2026-11-24,Ann Lee,call,,,sam  lee\n",
+    )
+    listed = sync_and_list_rejects(workspace)
+    five = ", ".join(f"sam{i}@example.com (contacts.csv row {i + 1})" for i in range(1, 6))
+    said = "12 contacts are named {!r}: " + five + " and 7 others; write the email to say which"
+    assert sql(workspace, 'SELECT file, "row", "column", reason FROM rejects ORDER BY ALL') == [
+        ("contacts.csv", 14, "referred_by", "ambiguous name: " + said.format("Sam Lee")),
+        ("interactions.csv", 2, "contact", "ambiguous name: " + said.format("Sam Lee")),
+        ("interactions.csv", 3, "referrals", "ambiguous name: " + said.format("sam  lee")),
+    ]
+    assert "sam6@example.com" not in listed and "and 7 others" in listed

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from breadcrumbs import clock
+from breadcrumbs.reasons import few
 from breadcrumbs.records import Reject
 
 if TYPE_CHECKING:  # validate (and email-validator) only when a sync resolves identities:
@@ -347,5 +348,4 @@ def _row(contact: Contact) -> str:
 
 
 def _or(items: Iterable[str]) -> str:
-    names = list(items)
-    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+    return few(items, "or")
