@@ -943,8 +943,8 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
             order = step
         rejects.append(((order, row_no, 0, 0), r))
     for row_no, step, text, bad in con.execute(
-        'SELECT w.row_no, w.pass, s."time", t.why FROM _st_win w JOIN _st s USING (row_no) '
-        'JOIN _st_times t ON t.t = s."time" WHERE t.why IS NOT NULL'
+        'SELECT v.row_no, v.pass, v."time", t.why FROM _st_v v JOIN _st_win w USING (iid, row_no) '
+        'JOIN _st_times t ON t.t = v."time" WHERE t.why IS NOT NULL'
     ).fetchall():
         r = Reject(file, row_no, "time", text, f"unreadable time: {bad}", "cell")
         rejects.append(((step, row_no, 0, 0), r))
@@ -968,11 +968,7 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
             rejects.append(((step, row_no, idx, k), r))
     rejects.sort(key=lambda pair: pair[0])
 
-    # The records, inside DuckDB. What a row carries besides its judgement (topic, notes,
-    # time) stays in _st_all, read by the load through the view _st_interactions: no copy of
-    # the sheet's text is made, and each scratch table goes once used (peak memory, issue 11).
-    counts = con.execute("SELECT (SELECT count(*) FROM _st_v), (SELECT count(*) FROM _st_win)")
-    rows, kept = counts.fetchone() or (0, 0)
+    # The records, inside DuckDB.
     named = [c for c, (rid, _) in outcome.items() if rid is not None]
     _table(con, "_st_rid", "cell VARCHAR, rid VARCHAR", [named, [outcome[c][0] for c in named]])
     con.execute(
@@ -982,38 +978,35 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
         FROM _st_occ o JOIN _st_rid r USING (cell) WHERE r.rid <> o.cid""",
         {"r0": len(out.referrals)},
     )
-    referrals = (con.execute("SELECT count(*) FROM _st_referrals").fetchone() or (0,))[0]
-    _drop_scratch(con, keep=_STAGED)
     con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW _st_interactions AS
-        SELECT w.iid AS interaction_id, w.cid AS contact_id, w.d AS date, w.kind,
-               coalesce(s.topic, '') AS topic, coalesce(s.notes, '') AS notes,
-               {_quoted(file)} AS source_file, w.row_no::INTEGER AS source_row,
-               t.tm AS time, w.pass AS pass
-        FROM _st_win w JOIN _st s USING (row_no) LEFT JOIN _st_times t ON t.t = s."time"
-        """
+        """CREATE OR REPLACE TEMP TABLE _st_interactions AS
+        SELECT v.iid AS interaction_id, v.cid AS contact_id, v.d AS date, v.kind,
+               coalesce(v.topic, '') AS topic, coalesce(v.notes, '') AS notes,
+               $file AS source_file, v.row_no::INTEGER AS source_row, t.tm AS time,
+               v.pass AS pass
+        FROM _st_v v JOIN _st_win w USING (iid, row_no) LEFT JOIN _st_times t ON t.t = v."time"
+        """,
+        {"file": file},
     )
-    out.merged += int(rows) - int(kept)
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM _st_v), (SELECT count(*) FROM _st_interactions), "
+        "(SELECT count(*) FROM _st_referrals)"
+    ).fetchone()
+    assert row is not None
+    _drop_scratch(con)
+    out.merged += int(row[0]) - int(row[1])
     out.created += scratch.created
-    run.interactions, run.referrals, run.done = int(kept), int(referrals), True
+    run.interactions, run.referrals, run.done = int(row[1]), int(row[2]), True
     out.rejects[run.reject_at : run.reject_at] = [r for _, r in rejects]
     out.contacts = list(sim.by_id.values())
     run.people = sim
     return True
 
 
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _drop_scratch(con: duckdb.DuckDBPyConnection, keep: tuple[str, ...] = ()) -> None:
-    """The staged sheet's temporary tables and views, all or all but `keep`."""
-    for view in ("_st_interactions", "_st"):
-        if view not in keep:
-            con.execute(f"DROP VIEW IF EXISTS {view}")
+def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP VIEW IF EXISTS _st")
     for table in _SCRATCH:
-        if table not in keep:
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 _SCRATCH = (
@@ -1028,11 +1021,7 @@ _SCRATCH = (
     "_st_occ",
     "_st_refused",
     "_st_rid",
-    "_st_referrals",
 )
-# What the load reads once judged: _st_referrals, and _st_interactions's view over the sheet
-# (_st, _st_all), its winning rows (_st_win) and their times (_st_times).
-_STAGED = ("_st", "_st_all", "_st_win", "_st_times", "_st_referrals")
 
 Key = tuple[int, int, int]
 
@@ -1062,7 +1051,8 @@ def _judge(
         f"""CREATE OR REPLACE TEMP TABLE _st_v AS
         SELECT s.row_no, coalesce(p.pass, 0) AS pass, w.cid, d.d, k.kind,
                'i:' || left(sha1(w.cid || chr(31) || CAST(d.d AS VARCHAR) || chr(31) || k.kind), 16)
-                 AS iid
+                 AS iid,
+               s.topic, s.notes, s."time", s.referrals
         FROM _st s JOIN _st_who w ON w.contact = s.contact
         LEFT JOIN _st_pass p ON p.row_no = s.row_no
         JOIN _st_dates d ON d.t = coalesce(s.date, '{_NULL}')
@@ -1071,15 +1061,14 @@ def _judge(
     )
     # The first row of each conversation is the one kept (later ones are merged into it).
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _st_win AS SELECT iid, unnest(arg_min("
-        "{'row_no': row_no, 'pass': pass, 'cid': cid, 'd': d, 'kind': kind}, (pass, row_no))) "
-        "FROM _st_v GROUP BY iid"
+        "CREATE OR REPLACE TEMP TABLE _st_win AS "
+        "SELECT iid, arg_min(row_no, (pass, row_no)) AS row_no FROM _st_v GROUP BY iid"
     )
     times = [
         str(r[0])
         for r in con.execute(
-            'SELECT DISTINCT s."time" FROM _st_win w JOIN _st s USING (row_no) '
-            'WHERE s."time" IS NOT NULL'
+            'SELECT DISTINCT v."time" FROM _st_v v JOIN _st_win w USING (iid, row_no) '
+            'WHERE v."time" IS NOT NULL'
         ).fetchall()
     ]
     when: list[time | str] = []
@@ -1102,9 +1091,9 @@ def _judge(
         """CREATE OR REPLACE TEMP TABLE _st_occ AS
         WITH parts AS (
             SELECT v.row_no, v.pass, v.iid, v.cid,
-                   unnest(string_split(s.referrals, ';')) AS cell,
-                   generate_subscripts(string_split(s.referrals, ';'), 1) AS idx
-            FROM _st_v v JOIN _st s USING (row_no) WHERE s.referrals IS NOT NULL)
+                   unnest(string_split(v.referrals, ';')) AS cell,
+                   generate_subscripts(string_split(v.referrals, ';'), 1) AS idx
+            FROM _st_v v WHERE v.referrals IS NOT NULL)
         SELECT p.row_no, p.pass, p.idx, trim(p.cell) AS cell, p.iid, p.cid, w.row_no AS at_row
         FROM parts p JOIN _st_win w USING (iid) WHERE trim(p.cell) <> ''"""
     )
@@ -1161,5 +1150,6 @@ def materialize_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
 
 def drop_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
     if out.staged is not None and out.staged.done:
-        _drop_scratch(con)
+        con.execute("DROP TABLE IF EXISTS _st_interactions")
+        con.execute("DROP TABLE IF EXISTS _st_referrals")
     out.staged = None
