@@ -4,10 +4,11 @@ typer (0.2x) converts every parameter's value through a pydantic TypeAdapter bui
 use, a flag left out included: importing pydantic and building the adapters cost each command
 about 0.1 CPU-s, paid twice on the README's path (`sync`, then `follow-up`; issue 11). Our
 parameters are of a few plain kinds: a flag, a word, a path or several, a whole number, a
-choice of an Enum. For those, a value of the usual shape is converted here exactly as typer's adapter would
-(the same typer functions for paths and choices; `Path(word)` is what pydantic makes of a word;
-a number of plain digits is `int`); anything else (an unusual value, a refusal, another kind)
-is handed to typer's own conversion, built then, so every message stays typer's.
+choice of an Enum. For those, a value of the usual shape is converted here exactly as typer's
+adapter would (the same typer functions for paths and choices; `Path(word)` is what pydantic
+makes of a word; a number of plain digits is `int`); anything else (an unusual value, a
+refusal, another kind) is handed to typer's own conversion, built then, so every message
+stays typer's.
 
 This leans on typer internals (`_TyperParameter.get_runtime_param`, `type_descriptor`): if a
 typer release has none of them, nothing is changed and typer converts as it always does.
