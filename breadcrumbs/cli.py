@@ -514,14 +514,26 @@ def digest(
                 sync=not no_sync,
             )
         else:
-            from breadcrumbs.digest import DigestStages, detect_stage, run_digest
+            from breadcrumbs.digest import DigestStages, compose_stage, detect_stage, run_digest
             from breadcrumbs.sync import run_sync
 
             opening, detected = _opened_until_detected(ws, mode.value)
-            with opening:
+            delivery = contextlib.ExitStack()
+            with opening, delivery:
                 if not no_sync:
                     _print_sync(run_sync(ws, skip_unchanged=True), ws)
-                stages = DigestStages(detect=detected(detect_stage))
+
+                def compose(workspace: Any, *args: Any) -> Any:
+                    # Compose holds the store throughout already (the month's shared
+                    # part, then the ledger's rows): delivery goes on in the same opening,
+                    # one checkpoint of the month's rows instead of two (issue 11).
+                    if mode is Mode.outbox:
+                        from breadcrumbs.store.database import one_opening
+
+                        delivery.enter_context(one_opening(workspace))
+                    return compose_stage(workspace, *args)
+
+                stages = DigestStages(detect=detected(detect_stage), compose=compose)
                 report = run_digest(ws, month, mode.value, limit, dry_run, stages=stages)
     except BreadcrumbsError as exc:
         _fail(exc)

@@ -341,9 +341,9 @@ def test_the_sync_look_and_detection_share_one_opening_released_before_compose(
     network: Workspace, monkeypatch: pytest.MonkeyPatch, command: str
 ) -> None:
     """Issue 11: follow-up and digest open the store once for the sync's look at the sheet
-    and detection, once to deliver (the digest once more, to compose under its own
-    opening, as before); follow-up holds nothing while it composes, so another run is not
-    kept waiting by the shared opening."""
+    and detection, then once more: follow-up to deliver (it holds nothing while it
+    composes, so another run is not kept waiting), the digest to compose and deliver (its
+    compose stage held the store throughout already)."""
     from breadcrumbs.compose.message import Composer
 
     free_while_composing: list[bool] = []
@@ -360,6 +360,6 @@ def test_the_sync_look_and_detection_share_one_opening_released_before_compose(
         monkeypatch.setenv("BREADCRUMBS_TODAY", "2026-12-28")  # past the quiet period
     result = breadcrumbs(network, command, "--no-prefect")
     assert result.exit_code == 0, result.output
-    assert len(opened) == (2 if command == "follow-up" else 3)
+    assert len(opened) == 2
     assert free_while_composing == [command == "follow-up"]
     assert _lock_is_free(network)
