@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from breadcrumbs import clock
 from breadcrumbs.errors import WorkspaceError
 from breadcrumbs.settings import Workspace
@@ -29,6 +27,17 @@ from breadcrumbs.store import derived, identity
 
 if TYPE_CHECKING:  # validate imports email-validator: only a sync needs it (issue 11)
     from breadcrumbs.validate import Validated
+
+if TYPE_CHECKING:
+    import duckdb
+else:
+    try:
+        # The engine itself, which the duckdb package re-exports (the same connect, errors
+        # and connection class): the package's Python layer, its relational API, which
+        # Breadcrumbs never uses, cost every command about 0.1 CPU-s to import (issue 11).
+        import _duckdb as duckdb
+    except ImportError:  # a DuckDB release that has no such module
+        import duckdb
 
 MIGRATIONS: list[str] = [
     # 1: the sheet-owned tables, rejects, and what the store owns beside the ledger.
