@@ -98,8 +98,9 @@ def test_a_value_converts_as_typer_converts_it(command: str, param: Any, ctx: An
         ), (command, param.name, value)
 
 
-def test_a_follow_up_on_a_plain_profile_imports_no_pydantic(tmp_path: Path) -> None:
-    """The README's path never loads pydantic: not for its options, not for the profile."""
+def test_a_follow_up_imports_neither_pydantic_nor_duckdbs_python_layer(tmp_path: Path) -> None:
+    """The README's path never loads pydantic (not for its options, not for the profile),
+    nor the duckdb package's Python layer over its engine (store/database.py)."""
     (tmp_path / "profile.toml").write_text(
         '[me]\nname = "Sam Seeker"\nemail = "sam@example.com"\n', encoding="utf-8"
     )
@@ -109,7 +110,7 @@ def test_a_follow_up_on_a_plain_profile_imports_no_pydantic(tmp_path: Path) -> N
         f"sys.argv = ['breadcrumbs', 'follow-up', '-w', {str(tmp_path)!r}, '--no-sync',"
         " '--no-prefect', '--mode', 'outbox', '-n', '5']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print('PYDANTIC' if 'pydantic' in sys.modules else 'NONE')\n"
+        "print(sorted({'pydantic', 'duckdb'} & set(sys.modules)) or 'NONE')\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     out = subprocess.run(
