@@ -311,17 +311,18 @@ def test_a_follow_up_or_digest_does_not_load_the_validator() -> None:
 
 
 def _count_openings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every DuckDB opening of a store from now on, by file."""
-    import duckdb
+    """Every DuckDB opening of a store from now on, by file (through the engine module the
+    store opens it with: store.database.duckdb)."""
+    from breadcrumbs.store import database
 
     opened: list[str] = []
-    connect = duckdb.connect
+    connect = database.duckdb.connect
 
-    def counted(database: str, *args: Any, **kwargs: Any) -> Any:
-        opened.append(database)
-        return connect(database, *args, **kwargs)
+    def counted(path: str, *args: Any, **kwargs: Any) -> Any:
+        opened.append(path)
+        return connect(path, *args, **kwargs)
 
-    monkeypatch.setattr(duckdb, "connect", counted)
+    monkeypatch.setattr(database.duckdb, "connect", counted)
     return opened
 
 
