@@ -9,11 +9,12 @@ a place you had a conversation.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from breadcrumbs.detect import ACTIVITY_DAYS
+
+if TYPE_CHECKING:
+    import duckdb
 
 # A prospect in one of these stages is over: it is no longer pursued, so never listed.
 CLOSED_STAGES = ("rejected", "declined", "closed", "withdrawn")

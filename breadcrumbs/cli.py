@@ -378,13 +378,44 @@ def follow_up(
     _print_follow_up(report, ws)
 
 
+def _opened_until_detected(ws: Any, mode: str) -> tuple[contextlib.ExitStack[Any], Any]:
+    """One opening of the store for the sync's look at the sheet and detection, which run
+    back to back (store.database.one_opening), closed as detection returns: a context, and
+    `detected(stage)`, the detect stage that closes it. Not for a workspace with no database
+    yet (the look would create one), nor the Gmail modes, which read the mailbox first."""
+    from breadcrumbs.store.database import one_opening
+
+    opening = contextlib.ExitStack()
+    if mode == "outbox" and ws.db_path.exists():
+        opening.enter_context(one_opening(ws))
+
+    def detected(stage: Any) -> Any:
+        def detect(*args: Any) -> Any:
+            try:
+                return stage(*args)
+            finally:
+                opening.close()
+
+        return detect
+
+    return opening, detected
+
+
 def _follow_up_direct(ws: Any, mode: str, limit: int | None, dry_run: bool, no_sync: bool) -> Any:
-    from breadcrumbs.collector import collector_paused
-    from breadcrumbs.follow_up import run_follow_up
+    from breadcrumbs.follow_up import Stages, detect_stage
     from breadcrumbs.sync import run_sync
 
-    if not no_sync:
-        _print_sync(run_sync(ws, skip_unchanged=True), ws)
+    opening, detected = _opened_until_detected(ws, mode)
+    with opening:
+        if not no_sync:
+            _print_sync(run_sync(ws, skip_unchanged=True), ws)
+        return _follow_up_batch(ws, mode, limit, dry_run, Stages(detect=detected(detect_stage)))
+
+
+def _follow_up_batch(ws: Any, mode: str, limit: int | None, dry_run: bool, stages: Any) -> Any:
+    from breadcrumbs.collector import collector_paused
+    from breadcrumbs.follow_up import run_follow_up
+
     bars: list[Any] = []
 
     def progress(done: int, total: int) -> None:
@@ -403,7 +434,7 @@ def _follow_up_direct(ws: Any, mode: str, limit: int | None, dry_run: bool, no_s
     # 10,000), and the batch leaves almost nothing in cycles (about 2,000 objects at 10,000
     # emails, freed when collection resumes after it).
     with collector_paused():
-        return run_follow_up(ws, mode, limit, dry_run, progress=progress)
+        return run_follow_up(ws, mode, limit, dry_run, progress=progress, stages=stages)
 
 
 def _print_follow_up(report: Any, ws: Any) -> None:
@@ -483,12 +514,27 @@ def digest(
                 sync=not no_sync,
             )
         else:
-            from breadcrumbs.digest import run_digest
+            from breadcrumbs.digest import DigestStages, compose_stage, detect_stage, run_digest
             from breadcrumbs.sync import run_sync
 
-            if not no_sync:
-                _print_sync(run_sync(ws, skip_unchanged=True), ws)
-            report = run_digest(ws, month, mode.value, limit, dry_run)
+            opening, detected = _opened_until_detected(ws, mode.value)
+            delivery = contextlib.ExitStack()
+            with opening, delivery:
+                if not no_sync:
+                    _print_sync(run_sync(ws, skip_unchanged=True), ws)
+
+                def compose(workspace: Any, *args: Any) -> Any:
+                    # Compose holds the store throughout already (the month's shared
+                    # part, then the ledger's rows): delivery goes on in the same opening,
+                    # one checkpoint of the month's rows instead of two (issue 11).
+                    if mode is Mode.outbox:
+                        from breadcrumbs.store.database import one_opening
+
+                        delivery.enter_context(one_opening(workspace))
+                    return compose_stage(workspace, *args)
+
+                stages = DigestStages(detect=detected(detect_stage), compose=compose)
+                report = run_digest(ws, month, mode.value, limit, dry_run, stages=stages)
     except BreadcrumbsError as exc:
         _fail(exc)
         return

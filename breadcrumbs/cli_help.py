@@ -14,15 +14,23 @@ from typing import Any
 
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
+from breadcrumbs.cli_values import convert_quickly
+
 
 class Commands(TyperGroup):
-    """The `breadcrumbs` group (and its sub-groups): tidies the help of what it hands out."""
+    """The `breadcrumbs` group (and its sub-groups): tidies the help of what it hands out, and
+    converts plain values without pydantic (cli_values.py)."""
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             tidy(command, ctx)
+            convert_quickly(command, ctx)
         return command
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        convert_quickly(self, ctx)  # the options taken before the command (`-w DIR sync`)
+        return super().parse_args(ctx, args)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         tidy(self, ctx)

@@ -12,13 +12,14 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from breadcrumbs.profile import Etiquette
 from breadcrumbs.records import Due, Lazy
 from breadcrumbs.store import derived
+
+if TYPE_CHECKING:
+    import duckdb
 
 # The window a monthly update's activity and "what came of a referral" look back over.
 ACTIVITY_DAYS = 30

@@ -15,9 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from breadcrumbs import clock
 from breadcrumbs.activity import shared_context
@@ -46,6 +44,9 @@ from breadcrumbs.store.roster import (
     month_counts,
     withdraw_past_months,
 )
+
+if TYPE_CHECKING:
+    import duckdb
 
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 

@@ -10,9 +10,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Literal
-
-import duckdb
+from typing import TYPE_CHECKING, Any, Literal
 
 from breadcrumbs import clock
 from breadcrumbs.activity import shared_context
@@ -58,6 +56,9 @@ from breadcrumbs.store.ledger import (
     waiting_moments,
 )
 from breadcrumbs.store.roster import withdraw_past_months
+
+if TYPE_CHECKING:
+    import duckdb
 
 Progress = Callable[[int, int], None]
 # What a dry run says of each email, by mode: the outbox never sends anything.

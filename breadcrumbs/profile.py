@@ -2,19 +2,22 @@
 
 The defaults here are the ones documented in breadcrumbs/profile_template.toml; a missing section
 or key takes its default, an unknown key is an error (a typo must not pass silently).
+
+A profile whose every value is already of its key's type and within its bounds (what a user
+writes, and `breadcrumbs init`) is taken as it is. Anything else (a number in quotes, a key
+misspelt, a value out of range) is judged by pydantic, whose lax conversions and messages are
+the profile's rules (profile_check.py): its import and the model's building cost every command
+about 0.1 CPU-s, twice on the README's path (issue 11).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
-from collections.abc import Iterable
-from difflib import get_close_matches
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic_core import ErrorDetails
+from typing import Any, Literal, get_args
 
 from breadcrumbs import clock
 from breadcrumbs.errors import BreadcrumbsError, ProfileError
@@ -22,11 +25,8 @@ from breadcrumbs.errors import BreadcrumbsError, ProfileError
 TEMPLATE_PATH = Path(__file__).with_name("profile_template.toml")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Me(_Section):
+@dataclass(frozen=True)
+class Me:
     name: str = ""
     email: str = ""
     phone: str = ""
@@ -41,31 +41,112 @@ class Me(_Section):
         return self.name.split()[0] if self.name.split() else ""
 
 
-class Etiquette(_Section):
-    thank_you_days: int = Field(3, ge=0, le=60)
-    min_gap_days: int = Field(3, ge=0, le=60)
-    quiet_days: int = Field(14, ge=0, le=365)
-    cold_days: int = Field(45, ge=1, le=3650)
-    daily_cap: int = Field(500, ge=0)
+@dataclass(frozen=True)
+class Etiquette:
+    thank_you_days: int = field(default=3, metadata={"ge": 0, "le": 60})
+    min_gap_days: int = field(default=3, metadata={"ge": 0, "le": 60})
+    quiet_days: int = field(default=14, metadata={"ge": 0, "le": 365})
+    cold_days: int = field(default=45, metadata={"ge": 1, "le": 3650})
+    daily_cap: int = field(default=500, metadata={"ge": 0})
     vcard: bool = True
 
 
-class Gmail(_Section):
-    units_per_minute: int = Field(6000, ge=200)
-    timeout_seconds: float = Field(30.0, gt=0, le=600)
+@dataclass(frozen=True)
+class Gmail:
+    units_per_minute: int = field(default=6000, metadata={"ge": 200})
+    timeout_seconds: float = field(default=30.0, metadata={"gt": 0, "le": 600})
 
 
-class Source(_Section):
+SlashDates = Literal["month-first", "day-first"]
+
+
+@dataclass(frozen=True)
+class Source:
     path: str = ""
-    slash_dates: Literal["month-first", "day-first"] = "month-first"
+    slash_dates: SlashDates = "month-first"
     write_back: bool = False
 
 
-class Profile(_Section):
-    me: Me = Me()
-    etiquette: Etiquette = Etiquette()
-    gmail: Gmail = Gmail()
-    source: Source = Source()
+@dataclass(frozen=True)
+class Profile:
+    me: Me = field(default_factory=Me)
+    etiquette: Etiquette = field(default_factory=Etiquette)
+    gmail: Gmail = field(default_factory=Gmail)
+    source: Source = field(default_factory=Source)
+
+
+# Each section's class, and each key's type as written above (the annotations are strings).
+SECTIONS: dict[str, type[Any]] = {
+    "me": Me,
+    "etiquette": Etiquette,
+    "gmail": Gmail,
+    "source": Source,
+}
+KINDS: dict[str, Any] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "SlashDates": SlashDates,
+}
+
+
+def _as_written(kind: Any, limits: dict[str, float], value: Any) -> Any:
+    """`value` as the profile keeps it, if it is already of `kind` and within its limits
+    (then pydantic would keep it so too); else `_NOT_PLAIN`, for pydantic to judge."""
+    if kind is str or kind is bool:
+        return value if type(value) is kind else _NOT_PLAIN
+    if kind is int:
+        plain = type(value) is int
+    elif kind is float:
+        plain = type(value) in (int, float) and math.isfinite(value)
+    else:  # a Literal of words
+        return value if type(value) is str and value in get_args(kind) else _NOT_PLAIN
+    if not plain or not _within(value, limits):
+        return _NOT_PLAIN
+    return float(value) if kind is float else value
+
+
+_NOT_PLAIN = object()
+
+
+def _within(value: float, limits: dict[str, float]) -> bool:
+    return (
+        value >= limits.get("ge", -math.inf)
+        and value > limits.get("gt", -math.inf)
+        and value <= limits.get("le", math.inf)
+    )
+
+
+def _plain_profile(data: dict[str, Any]) -> Profile | None:
+    """The profile `data` describes, when every value is plain (see `_as_written`)."""
+    sections = {}
+    for name, given in data.items():
+        section = SECTIONS.get(name)
+        if section is None or type(given) is not dict:
+            return None
+        keys = {f.name: f for f in fields(section)}
+        values = {}
+        for key, value in given.items():
+            known = keys.get(key)
+            if known is None:
+                return None
+            kept = _as_written(KINDS[str(known.type)], dict(known.metadata), value)
+            if kept is _NOT_PLAIN:
+                return None
+            values[key] = kept
+        sections[name] = section(**values)
+    return Profile(**sections)
+
+
+def profile_from(data: dict[str, Any], path: Path) -> Profile:
+    """The profile a parsed profile.toml describes, or a ProfileError naming each problem."""
+    profile = _plain_profile(data)
+    if profile is None:
+        from breadcrumbs.profile_check import checked_profile
+
+        profile = checked_profile(data, path)
+    return profile
 
 
 def load_profile(path: Path) -> Profile:
@@ -79,11 +160,7 @@ def load_profile(path: Path) -> Profile:
         raise ProfileError(f"{path}: not UTF-8 text ({exc}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML ({exc}){_toml_hint(text, exc)}") from None
-    try:
-        profile = Profile.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(_explain(err) for err in exc.errors())
-        raise ProfileError(f"{path}: {problems}") from None
+    profile = profile_from(data, path)
     try:
         clock.use_timezone(profile.me.timezone)
     except BreadcrumbsError as exc:
@@ -116,24 +193,6 @@ def _toml_hint(text: str, exc: tomllib.TOMLDecodeError) -> str:
         quoted = value.replace("\\", "\\\\").replace('"', '\\"')
         return f'; text needs quotes: write line {number} as {key} = "{quoted}"'
     return f"; line {number} reads: {line.strip()}"
-
-
-def _explain(err: ErrorDetails) -> str:
-    """One validation error in the words of the file: section, key, and the likely key."""
-    loc = [str(p) for p in err["loc"]]
-    if err["type"] == "extra_forbidden":
-        if len(loc) == 1:
-            return f"unknown section [{loc[0]}]{_did_you_mean(loc[0], Profile.model_fields, '[]')}"
-        section = Profile.model_fields.get(loc[0])
-        known = section.annotation.model_fields if section and section.annotation else {}
-        return f"unknown key `{loc[-1]}` in [{loc[0]}]{_did_you_mean(loc[-1], known, '``')}"
-    where = f"[{loc[0]}] {'.'.join(loc[1:])}" if len(loc) > 1 else loc[0] if loc else "profile"
-    return f"{where}: {err['msg']}"
-
-
-def _did_you_mean(name: str, known: Iterable[str], marks: str) -> str:
-    close = get_close_matches(name, list(known), n=1)
-    return f"; did you mean {marks[0]}{close[0]}{marks[1]}?" if close else ""
 
 
 def require_sender(profile: Profile, path: Path) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, timedelta
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from breadcrumbs.store.roster import month_start
+
+if TYPE_CHECKING:
+    import duckdb
 
 _DELIVERED = "('sent', 'drafted', 'written')"
 

@@ -744,7 +744,7 @@ _NULL = "\x01"  # stands for an empty cell in the look-up tables (no staged file
 
 def validate_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
     """Judge the staged conversations sheet on the store's connection (its temp tables)."""
-    import duckdb
+    from breadcrumbs.store.database import duckdb  # the engine, without its Python layer
 
     run = out.staged
     if run is None or run.done:

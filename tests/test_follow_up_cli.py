@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -307,3 +308,59 @@ def test_a_follow_up_or_digest_does_not_load_the_validator() -> None:
     probe = [sys.executable, "-c", IMPORT_PROBE]
     done = subprocess.run(probe, capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def _count_openings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every DuckDB opening of a store from now on, by file (through the engine module the
+    store opens it with: store.database.duckdb)."""
+    from breadcrumbs.store import database
+
+    opened: list[str] = []
+    connect = database.duckdb.connect
+
+    def counted(path: str, *args: Any, **kwargs: Any) -> Any:
+        opened.append(path)
+        return connect(path, *args, **kwargs)
+
+    monkeypatch.setattr(database.duckdb, "connect", counted)
+    return opened
+
+
+def _lock_is_free(workspace: Workspace) -> bool:
+    from breadcrumbs.errors import WorkspaceError
+    from breadcrumbs.store.database import workspace_lock
+
+    try:
+        with workspace_lock(workspace, wait=0):
+            return True
+    except WorkspaceError:
+        return False
+
+
+@pytest.mark.parametrize("command", ["follow-up", "digest"])
+def test_the_sync_look_and_detection_share_one_opening_released_before_compose(
+    network: Workspace, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Issue 11: follow-up and digest open the store once for the sync's look at the sheet
+    and detection, then once more: follow-up to deliver (it holds nothing while it
+    composes, so another run is not kept waiting), the digest to compose and deliver (its
+    compose stage held the store throughout already)."""
+    from breadcrumbs.compose.message import Composer
+
+    free_while_composing: list[bool] = []
+    compose = Composer.compose
+
+    def watched(self: Composer, *args: Any) -> Any:
+        if not free_while_composing:
+            free_while_composing.append(_lock_is_free(network))
+        return compose(self, *args)
+
+    monkeypatch.setattr(Composer, "compose", watched)
+    opened = _count_openings(monkeypatch)
+    if command == "digest":
+        monkeypatch.setenv("BREADCRUMBS_TODAY", "2026-12-28")  # past the quiet period
+    result = breadcrumbs(network, command, "--no-prefect")
+    assert result.exit_code == 0, result.output
+    assert len(opened) == 2
+    assert free_while_composing == [command == "follow-up"]
+    assert _lock_is_free(network)

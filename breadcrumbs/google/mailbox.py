@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from email.message import Message
 from email.utils import getaddresses, parseaddr
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from breadcrumbs import clock
 from breadcrumbs.store.database import insert_columns, set_meta
+
+if TYPE_CHECKING:
+    import duckdb
 
 _DAEMON = re.compile(r"^(mailer-daemon|postmaster)@", re.IGNORECASE)
 _ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")

@@ -8,12 +8,13 @@ the column is found by its header, or added after the last header.
 
 from __future__ import annotations
 
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from breadcrumbs.google.sheets import _choose_tabs
 from breadcrumbs.sources.headers import find_header_row
+
+if TYPE_CHECKING:
+    import duckdb
 
 HEADER = "Breadcrumbs"
 

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from breadcrumbs import clock
 from breadcrumbs.errors import WorkspaceError
 from breadcrumbs.settings import Workspace
@@ -29,6 +27,17 @@ from breadcrumbs.store import derived, identity
 
 if TYPE_CHECKING:  # validate imports email-validator: only a sync needs it (issue 11)
     from breadcrumbs.validate import Validated
+
+if TYPE_CHECKING:
+    import duckdb
+else:
+    try:
+        # The engine itself, which the duckdb package re-exports (the same connect, errors
+        # and connection class): the package's Python layer, its relational API, which
+        # Breadcrumbs never uses, cost every command about 0.1 CPU-s to import (issue 11).
+        import _duckdb as duckdb
+    except ImportError:  # a DuckDB release that has no such module
+        import duckdb
 
 MIGRATIONS: list[str] = [
     # 1: the sheet-owned tables, rejects, and what the store owns beside the ledger.
@@ -140,9 +149,35 @@ def workspace_lock(workspace: Workspace, wait: float = LOCK_WAIT_SECONDS) -> Ite
         os.close(fd)  # closing releases the lock, also when the process dies
 
 
+# Stores held open by `one_opening`, by database file: open_store hands out the same
+# connection inside it instead of opening the file again.
+_held_open: dict[str, duckdb.DuckDBPyConnection] = {}
+
+
+@contextmanager
+def one_opening(workspace: Workspace) -> Iterator[None]:
+    """Stages run back to back share one opening of the store: inside this block every
+    `open_store` of the workspace is the same connection, locked and migrated once, closed
+    when the block ends (issue 11: opening DuckDB costs about 20 ms of CPU, and the CLI's
+    follow-up opened it four times before composing anything). Only for stages that follow
+    each other at once: a connection held through compose or delivery would keep what the
+    earlier stages read in memory, and other runs waiting, for the whole batch."""
+    with open_store(workspace) as con:
+        key = str(workspace.db_path)
+        _held_open[key] = con
+        try:
+            yield
+        finally:
+            del _held_open[key]
+
+
 @contextmanager
 def open_store(workspace: Workspace, lock: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
     """The workspace's database, migrated, locked for this run and closed promptly."""
+    held = _held_open.get(str(workspace.db_path))
+    if held is not None:  # inside one_opening: already locked, migrated, and closed by it
+        yield held
+        return
     with workspace_lock(workspace) if lock else _nothing():
         try:
             con = duckdb.connect(str(workspace.db_path))

@@ -25,8 +25,10 @@ syncing the same sheet again, even on another day, changes nothing.
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 # How far before the latest conversation `recent_talks` reaches: a 30-day month of activity
 # and any thank-you window up to 60 days, run up to a month after the latest conversation.

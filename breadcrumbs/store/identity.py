@@ -32,13 +32,13 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-import duckdb
-
 from breadcrumbs import clock
 from breadcrumbs.reasons import few
 from breadcrumbs.records import Reject
 
 if TYPE_CHECKING:  # validate (and email-validator) only when a sync resolves identities:
+    import duckdb
+
     # a follow-up or a digest opens the store through here and validates nothing (issue 11)
     from breadcrumbs.validate import Contact, Interaction, Validated
 

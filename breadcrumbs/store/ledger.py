@@ -16,13 +16,14 @@ import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from breadcrumbs import clock
 from breadcrumbs.outbox_names import file_name
 from breadcrumbs.records import Composed, Delivery, Due, OutgoingEmail
+
+if TYPE_CHECKING:
+    import duckdb
 
 DELIVERED = ("sent", "drafted", "written")
 # Rows that count as "this email exists": they block a second email for the same reason.

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from breadcrumbs import clock
 from breadcrumbs.moments import withdraw_reason
@@ -20,6 +19,9 @@ from breadcrumbs.profile import Etiquette
 from breadcrumbs.records import Composed, Due
 from breadcrumbs.store.database import get_meta, insert_columns, set_meta
 from breadcrumbs.store.ledger import due_to_json
+
+if TYPE_CHECKING:
+    import duckdb
 
 # Rows of a month not yet delivered: what a later run of that month still has to do.
 OPEN = ("listed", "planned", "deferred", "sending", "unknown")
