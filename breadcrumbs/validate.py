@@ -985,7 +985,9 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
                $file AS source_file, v.row_no::INTEGER AS source_row, t.tm AS time,
                v.pass AS pass
         FROM _st_v v JOIN _st_win w USING (iid, row_no) LEFT JOIN _st_times t ON t.t = v."time"
-        """,
+        ORDER BY v.pass, v.row_no
+        """,  # the per-row path's order, every time: the joins' order varied between runs,
+        # so the table's physical order (what ties in a list fall back to) did too
         {"file": file},
     )
     row = con.execute(
