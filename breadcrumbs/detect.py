@@ -151,37 +151,65 @@ touched AS (
 last_touch AS (
     SELECT contact_id, max(touched_on) AS last_touch FROM touched GROUP BY contact_id)"""
 
+# What the ledger and the mailbox hold of each person's touches (emails delivered, mail to or
+# from any address they have had, as the `touches` view has it): small, read live, grouped
+# once. A person's latest conversation, the rest of their last touch, is contact_facts'
+# (`greatest` skips a NULL, as `max` does), so no run groups 100,000 people's touches.
+_LIVE_TOUCH = """
+live_touch AS (
+    SELECT contact_id, max(touched_on) AS touched_on FROM (
+        SELECT contact_id, coalesce(delivered_on, planned_on) AS touched_on FROM messages
+        WHERE state IN ('sent', 'drafted', 'written')
+        UNION ALL
+        -- By either join on its own: a touch found twice leaves the latest one the same.
+        SELECT a.person_id, t.touched_on
+        FROM mailbox_touches t JOIN addresses a ON a.email = t.email
+        UNION ALL
+        SELECT c.contact_id, t.touched_on
+        FROM mailbox_touches t JOIN contacts c ON lower(c.email) = t.email)
+    GROUP BY contact_id)"""
+
 # Monthly updates (issue #9). $scope: 'first' = the month's first run (everyone with a
 # conversation and no row for the month yet), 'listed' = a later run (only those the first run
 # listed), 'any' = a preview of one contact ($only). A referred person "came of something"
 # when you talked with them, or wrote to them, within the activity window.
+# One join of contact_facts gives both the last talk and, with the live touches, the last
+# touch; the month's ledger rows and skips are read by the contact their key names (keys
+# are `monthly:<contact>:<month>`), not by a key built for each of 100,000 people.
 MONTHLY_SQL = f"""
-WITH last_talk AS (
-    -- The latest conversation on or before today: contact_facts' when it is not after
-    -- today, else looked up again for the few people with a conversation dated later.
-    SELECT contact_id, last_talk_on AS date,
-           {{'kind': last_kind, 'topic': last_topic}} AS talk
-    FROM contact_facts WHERE last_talk_on <= $today
-    UNION ALL
+WITH ahead AS (
+    -- The latest conversation on or before today of the few people whose latest one
+    -- (contact_facts') is dated after today.
     SELECT contact_id, max(date) AS date,
            arg_max({{'kind': kind, 'topic': topic}}, (date, source_row)) AS talk
     FROM interactions WHERE date <= $today AND contact_id IN (
         SELECT contact_id FROM contact_facts WHERE last_talk_on > $today)
     GROUP BY contact_id),
-{_LAST_TOUCH}
+{_LIVE_TOUCH},
+month_rows AS (
+    SELECT substr(key, 9, length(key) - 9 - length($month)) AS contact_id, state
+    FROM messages WHERE starts_with(key, 'monthly:') AND ends_with(key, ':' || $month)),
+month_skips AS (
+    SELECT substr(key, 9, length(key) - 9 - length($month)) AS contact_id
+    FROM skips WHERE starts_with(key, 'monthly:') AND ends_with(key, ':' || $month))
 -- The key (monthly:<contact>:<month>) is made when an update is built: not fetched.
 SELECT NULL AS key, {_CONTACT},
-       lt.date, lt.talk.kind, lt.talk.topic, t.last_touch
-FROM contacts c JOIN last_talk lt USING (contact_id)
-LEFT JOIN last_touch t USING (contact_id)
-LEFT JOIN messages m ON m.key = 'monthly:' || c.contact_id || ':' || $month
+       coalesce(a.date, f.last_talk_on) AS date,
+       CASE WHEN a.contact_id IS NULL THEN f.last_kind ELSE a.talk.kind END AS kind,
+       CASE WHEN a.contact_id IS NULL THEN f.last_topic ELSE a.talk.topic END AS topic,
+       greatest(f.last_talk_on, t.touched_on) AS last_touch
+FROM contacts c JOIN contact_facts f USING (contact_id)
+LEFT JOIN ahead a USING (contact_id)
+LEFT JOIN live_touch t USING (contact_id)
+LEFT JOIN month_rows m USING (contact_id)
 {_CONTACT_JOINS}
-WHERE lower(coalesce(c.email, '')) <> lower($me)
-  AND CASE $scope WHEN 'first' THEN m.key IS NULL
+WHERE (f.last_talk_on <= $today OR a.contact_id IS NOT NULL)
+  AND lower(coalesce(c.email, '')) <> lower($me)
+  AND CASE $scope WHEN 'first' THEN m.contact_id IS NULL
                   WHEN 'listed' THEN m.state = 'listed'
                   ELSE c.contact_id = $only END
   AND ($scope = 'any' OR NOT EXISTS (
-      SELECT 1 FROM skips s WHERE s.key = 'monthly:' || c.contact_id || ':' || $month))
+      SELECT 1 FROM month_skips s WHERE s.contact_id = c.contact_id))
 ORDER BY c.source_row, c.contact_id
 """
 

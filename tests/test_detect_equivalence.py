@@ -88,6 +88,17 @@ def add_the_database_own(con: duckdb.DuckDBPyConnection) -> None:
             "INSERT INTO skips VALUES (?, ?, 'skip') ON CONFLICT DO NOTHING",
             [f"intro:{cid}", TODAY],
         )
+    # A month's update skipped, and ledger rows and skips of other months (which must not
+    # count for this one): detect reads the month's rows by the contact their key names.
+    month, other = str(TODAY)[:7], str(TODAY - timedelta(days=40))[:7]
+    for n, (cid, email) in enumerate(people[9::47]):
+        key = f"monthly:{cid}:{month if n % 2 else other}"
+        con.execute("INSERT INTO skips VALUES (?, ?, 'skip') ON CONFLICT DO NOTHING", [key, TODAY])
+        con.execute(
+            "INSERT INTO messages (key, kind, contact_id, email, state, for_date, planned_on) "
+            "VALUES (?, 'monthly', ?, ?, 'listed', ?, ?) ON CONFLICT DO NOTHING",
+            [f"monthly:{cid}:{other}", cid, email, TODAY, TODAY],
+        )
     for _, email in people[7::41]:
         con.execute(
             "INSERT INTO opt_outs VALUES (?, ?, 'cli') ON CONFLICT DO NOTHING", [email, TODAY]
