@@ -194,11 +194,11 @@ def back_to_front(items: Sequence[object]) -> list[object]:
     return [items[n] for n in range(-1, -len(items) - 1, -1)][::-1]
 
 
-def compare(ws: Workspace) -> int:
+def compare(ws: Workspace, days: list[int] = DAYS) -> int:
     """Every list on every day and etiquette; how many candidates were compared."""
     compared = 0
     with open_store(ws) as con:
-        for offset in DAYS:
+        for offset in days:
             day = TODAY + timedelta(days=offset)
             for e in ETIQUETTES:
                 want = lists(con, reference, day, e)
@@ -256,3 +256,37 @@ def test_the_lists_compared_are_not_empty(workspace: Workspace) -> None:
         assert len(made[f"{name} due, {e.daily_cap - 7} sent"]) == 7
         assert f"daily cap of {e.daily_cap} reached: waits for tomorrow" in reasons
     assert made["listed"] and len(made["listed"]) < len(got["first"][0])
+
+
+def test_a_cell_holding_the_separator_or_a_missing_name_changes_no_list(
+    workspace: Workspace,
+) -> None:
+    """A month's update fetches what it only shows as one text joined by the unit separator
+    (detect._SEP); a cell holding that character, or a name missing, could not be split
+    back, so detect fetches the fields apart instead: the same lists, the same updates."""
+    with open_store(workspace) as con:
+        first, second = con.execute(
+            "SELECT contact_id, title, first_name FROM contacts JOIN contact_facts "
+            "USING (contact_id) WHERE last_talk_on <= ? ORDER BY contact_id LIMIT 2",
+            [TODAY],
+        ).fetchall()
+        con.execute(
+            "UPDATE contacts SET title = 'VP' || chr(31) || 'Data' WHERE contact_id = ?",
+            [first[0]],
+        )
+        con.execute("UPDATE contacts SET first_name = NULL WHERE contact_id = ?", [second[0]])
+    try:
+        with open_store(workspace) as con:
+            found, _ = detect.find_monthly_candidates(
+                con, TODAY, str(TODAY)[:7], Etiquette(quiet_days=0), ME, "first"
+            )
+            shown = {c.due.contact_id: c.due for c in found}
+        assert shown[first[0]].title == "VP\x1fData"
+        assert shown[second[0]].first_name is None
+        assert compare(workspace, [0, 31]) > 1000
+    finally:
+        with open_store(workspace) as con:
+            con.execute("UPDATE contacts SET title = ? WHERE contact_id = ?", [first[1], first[0]])
+            con.execute(
+                "UPDATE contacts SET first_name = ? WHERE contact_id = ?", [second[2], second[0]]
+            )
