@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from breadcrumbs.profile import Etiquette
@@ -239,7 +240,7 @@ _MONTHLY_APART_SQL = _MONTHLY.replace(
 
 def _packed(rows: list[tuple[Any, ...]]) -> bool:
     """Whether every row's `shown` splits back into its seven fields as they were."""
-    shown = [r[3] for r in rows]
+    shown = list(map(itemgetter(3), rows))
     return None not in shown and "".join(shown).count(_SEP) == 6 * len(shown)
 
 
