@@ -139,6 +139,23 @@ def take_held(workspace: object) -> dict[str, OutgoingEmail]:
     return _held.pop(str(workspace), {})
 
 
+# Rows the digest's compose stage just recorded (roster.fill_listed), by workspace, with the
+# connection it recorded them on: delivery on that very connection (the CLI's one opening of
+# the store, under one lock) takes them instead of reading them back (issue 11). Delivery on
+# any other connection (a flow's next task: another run may have come between) reads them.
+_planned: dict[str, tuple[object, list[Row]]] = {}
+
+
+def hold_planned(workspace: object, con: duckdb.DuckDBPyConnection, rows: list[Row]) -> None:
+    _planned[str(workspace)] = (con, rows)
+
+
+def take_planned(workspace: object, con: duckdb.DuckDBPyConnection) -> list[Row]:
+    """What `hold_planned` kept for this workspace, once, if recorded on `con`."""
+    held = _planned.pop(str(workspace), None)
+    return held[1] if held is not None and held[0] is con else []
+
+
 def plan(
     con: duckdb.DuckDBPyConnection, batch: Sequence[Composed], mode: str, state: str = "planned"
 ) -> list[str]:
@@ -295,18 +312,25 @@ def set_state(
 
 
 def rows_in(
-    con: duckdb.DuckDBPyConnection, states: Sequence[str], modes: Sequence[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    states: Sequence[str],
+    modes: Sequence[str] | None = None,
+    besides: Sequence[str] = (),
 ) -> list[Row]:
+    """The rows in these states (and modes), but those keyed `besides`."""
     query = (
         "SELECT key, kind, contact_id, email, subject, message_id, state, mode, raw, "
         "planned_at, for_date, planned_on, due, "
         "CASE WHEN raw IS NULL AND mode = 'outbox' THEN provider_id END FROM messages "
-        "WHERE state IN (SELECT unnest($1::VARCHAR[]))"
+        "WHERE state IN (SELECT unnest($states::VARCHAR[]))"
     )
-    params: list[object] = [list(states)]
+    params: dict[str, object] = {"states": list(states)}
     if modes is not None:
-        query += " AND mode IN (SELECT unnest($2::VARCHAR[]))"
-        params.append(list(modes))
+        query += " AND mode IN (SELECT unnest($modes::VARCHAR[]))"
+        params["modes"] = list(modes)
+    if besides:
+        query += " AND key NOT IN (SELECT unnest($besides::VARCHAR[]))"
+        params["besides"] = list(besides)
     rows = con.execute(query + " ORDER BY planned_at, key", params).fetchall()
     return [
         Row(
