@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import formataddr
 from pathlib import Path
@@ -365,3 +366,32 @@ def test_a_row_with_its_message_is_the_same_row_otherwise() -> None:
     values.update(raw=None, planned_at=datetime.now(UTC), for_date=None, planned_on=date.today())
     row = Row(**values)  # type: ignore[arg-type]
     assert row.with_raw(b"message") == replace(row, raw=b"message")
+
+
+@pytest.mark.parametrize("mode", ["outbox", "drafts"])
+def test_the_rows_plan_records_are_the_rows_the_ledger_reads_back(
+    workspace: Workspace, today: str, mode: str
+) -> None:
+    """ledger.plan_rows returns each row as rows_in reads it back, whether the batch shares
+    one planned_at and one day (each then passed to DuckDB once, issue 11) or not."""
+    from breadcrumbs.store.ledger import WAITING, plan_rows
+
+    setup_network(workspace)
+    sync(workspace)
+    profile = load_checked_profile(workspace)
+    due = list(detect_stage(workspace, profile).due)
+    assert len({d.for_date for d in due}) == 3  # Ann's coffee, Bob's call, Cy's intro (none)
+    one, _ = compose_stage(workspace, profile, due[:1], mode)  # one day, one moment
+    both, _ = compose_stage(workspace, profile, due, mode)
+    # The three again, the first a second later: three days and two moments in one batch.
+    later = [replace(c, email=replace(c.email, key=c.email.key + "+")) for c in both]
+    first = later[0].email
+    later[0] = replace(later[0], email=replace(first, planned_at=first.planned_at + timedelta(1)))
+    with open_store(workspace) as con:
+        recorded = plan_rows(con, one, mode) + plan_rows(con, later, mode)
+        back = rows_in(con, WAITING, [mode])
+    assert len(recorded) == 4
+    if mode == "outbox":  # the ledger keeps no message: the run holds the one it composed
+        assert all(r.raw for r in recorded)
+        recorded = [replace(r, raw=None) for r in recorded]
+    assert sorted(recorded, key=lambda r: r.key) == sorted(back, key=lambda r: r.key)
