@@ -247,7 +247,7 @@ _INSERTS = {
 }
 
 
-def _one(values: list[Any]) -> bool:
+def all_alike(values: Sequence[Any]) -> bool:
     """Every value the same, and of one type (a date is not a datetime)."""
     first = values[0]
     kind = type(first)
@@ -286,7 +286,7 @@ def _insert(
         )
     )
     params: list[Any] = [*map(list, columns), state, mode, today, now]
-    one_day, one_time = _one(params[6]), _one(params[7])
+    one_day, one_time = all_alike(params[6]), all_alike(params[7])
     if one_day:
         params[6] = params[6][0]
     if one_time:

@@ -18,7 +18,7 @@ from breadcrumbs.outbox_names import file_name
 from breadcrumbs.profile import Etiquette
 from breadcrumbs.records import Composed, Due
 from breadcrumbs.store.database import get_meta, insert_columns, set_meta
-from breadcrumbs.store.ledger import Row, due_to_json
+from breadcrumbs.store.ledger import Row, all_alike, due_to_json
 
 if TYPE_CHECKING:
     import duckdb
@@ -89,21 +89,29 @@ def fill_listed(con: duckdb.DuckDBPyConnection, batch: Sequence[Composed], mode:
     names = [None if keep else file_name(c.email) for c in batch]
     con.execute("BEGIN")
     try:
+        # A column every row has alike goes in once (the outbox's messages, Gmail's file
+        # names: none; a batch's planned_at), not as ten thousand values (issue 11).
+        at = [c.email.planned_at for c in batch]
+        one_time = all_alike(at)
         con.execute(
             "CREATE OR REPLACE TEMP TABLE filled AS SELECT unnest($1::VARCHAR[]) AS key, "
             "unnest($2::VARCHAR[]) AS email, unnest($3::VARCHAR[]) AS subject, "
-            "unnest($4::VARCHAR[]) AS message_id, unnest($5::BLOB[]) AS raw, "
-            "unnest($6::TIMESTAMPTZ[]) AS planned_at, unnest($7::VARCHAR[]) AS due, "
-            "unnest($8::VARCHAR[]) AS file_name",
+            "unnest($4::VARCHAR[]) AS message_id, "
+            + ("unnest($5::BLOB[])" if keep else "$5::BLOB")
+            + " AS raw, "
+            + ("$6::TIMESTAMPTZ" if one_time else "unnest($6::TIMESTAMPTZ[])")
+            + " AS planned_at, unnest($7::VARCHAR[]) AS due, "
+            + ("$8::VARCHAR" if keep else "unnest($8::VARCHAR[])")
+            + " AS file_name",
             [
                 [c.email.key for c in batch],
                 [c.email.to_addr for c in batch],
                 [c.email.subject for c in batch],
                 [c.email.message_id for c in batch],
-                [c.email.raw if keep else None for c in batch],
-                [c.email.planned_at for c in batch],
+                [c.email.raw for c in batch] if keep else None,
+                at[0] if one_time else at,
                 dues,
-                names,
+                None if keep else names,
             ],
         )
         # What the UPDATE keeps of each row it fills (the rest is this batch's).
