@@ -293,6 +293,21 @@ def test_an_outbox_file_is_the_message_after_x_unsent_written_atomically(
     assert mailer.find_delivered(email) == delivery
 
 
+def test_an_outbox_file_written_a_few_bytes_at_a_time_still_holds_the_whole_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """os.write may write less than asked (a signal, a nearly full disk): the rest follows."""
+    from breadcrumbs.deliver import outbox as outbox_module
+
+    write = os.write
+    monkeypatch.setattr(outbox_module.os, "write", lambda fd, data: write(fd, data[:7]))
+    email = outgoing()
+    OutboxMailer(tmp_path / "outbox").deliver(email)
+    monkeypatch.undo()
+    [path] = (tmp_path / "outbox").iterdir()
+    assert path.read_bytes() == b"X-Unsent: 1\r\n" + email.raw
+
+
 def test_a_file_that_cannot_be_written_leaves_nothing_behind(tmp_path: Path) -> None:
     """When the rename fails, the delivery fails and the temporary file is removed."""
     mailer = OutboxMailer(tmp_path / "outbox")
