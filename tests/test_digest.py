@@ -4,7 +4,7 @@ the month's end, and what each update says (breadcrumbs/digest.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -554,7 +554,7 @@ def test_the_rows_a_digest_fills_are_the_rows_the_ledger_reads_back(
 
     monkeypatch.setattr("breadcrumbs.digest.fill_listed", spy)
     compose_stage(workspace, profile, due, mode)
-    ledger_module.take_planned(workspace.root, None)  # not delivered here
+    ledger_module.take_planned(workspace.root, cast(Any, None))  # not delivered here
     with open_store(workspace) as con:
         back = rows_in(con, WAITING, [mode])
     assert len(back) == 3

@@ -389,9 +389,12 @@ def test_main_pauses_the_collector_for_start_up_only(
     monkeypatch.setattr(breadcrumbs.sync, "run_sync", watched)
     starting: list[bool] = []  # while the command starts (it names its workspace first)
     workspace = cli._workspace
-    monkeypatch.setattr(
-        cli, "_workspace", lambda *a, **k: starting.append(gc.isenabled()) or workspace(*a, **k)
-    )
+
+    def named(*args: Any, **kwargs: Any) -> Any:
+        starting.append(gc.isenabled())
+        return workspace(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "_workspace", named)
     if command == "digest":
         monkeypatch.setenv("BREADCRUMBS_TODAY", "2026-12-28")  # past the quiet period
     sheet = [str(network.root / "sheet")] if command == "sync" else []

@@ -134,10 +134,10 @@ def fill_listed(con: duckdb.DuckDBPyConnection, batch: Sequence[Composed], mode:
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    at = {c.email.key: i for i, c in enumerate(batch)}
+    place = {c.email.key: i for i, c in enumerate(batch)}
     rows = []
     for key, kind, contact_id, for_date in listed:
-        i = at[key]
+        i = place[key]
         email = batch[i].email
         rows.append(
             Row(
