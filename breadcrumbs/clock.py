@@ -104,3 +104,21 @@ def now() -> datetime:
 def local(moment: datetime) -> datetime:
     """A timestamp on the user's clock (`[me] timezone`; the machine's until a profile says)."""
     return moment.astimezone(_zone) if _zone is not None else moment.astimezone()
+
+
+# local_day's last answer: (moment, zone, day).
+_last_day: tuple[datetime, tzinfo, date] | None = None
+
+
+def local_day(moment: datetime) -> date:
+    """`local(moment).date()`, remembered for the last moment asked in a zone the profile
+    named: a batch of ten thousand emails shares one planned_at (issue 11)."""
+    global _last_day
+    last, zone = _last_day, _zone
+    if zone is None:
+        return local(moment).date()
+    if last is not None and last[1] is zone and last[0] == moment:
+        return last[2]
+    day = moment.astimezone(zone).date()
+    _last_day = (moment, zone, day)
+    return day

@@ -35,7 +35,7 @@ from breadcrumbs.profile import Profile
 from breadcrumbs.records import Composed, Due
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store.database import open_store
-from breadcrumbs.store.ledger import hold
+from breadcrumbs.store.ledger import hold, hold_planned
 from breadcrumbs.store.roster import (
     OPEN,
     decided_on,
@@ -158,7 +158,8 @@ def compose_stage(
                     Outcome(item.key, item.kind, item.email, item.name, "", "skipped", str(exc))
                 )
         if record:
-            fill_listed(con, composed, mode)
+            filled = fill_listed(con, composed, mode)
+            hold_planned(workspace.root, con, filled)  # for delivery on this connection
             if mode == "outbox":  # the ledger keeps their file names: deliver takes them
                 hold(workspace.root, [c.email for c in composed])
         else:

@@ -53,6 +53,7 @@ from breadcrumbs.store.ledger import (
     rows_in,
     set_state,
     take_held,
+    take_planned,
     waiting_moments,
 )
 from breadcrumbs.store.roster import withdraw_past_months
@@ -131,9 +132,10 @@ def compose_stage(
     return composed, failed
 
 
-def _withdraw_blocked(con: duckdb.DuckDBPyConnection) -> None:
-    """An email waiting from an earlier run whose person opted out or bounced since: never."""
-    con.execute(
+def _withdraw_blocked(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """An email waiting from an earlier run whose person opted out or bounced since: never.
+    Returns the keys withdrawn."""
+    withdrawn = con.execute(
         """
         UPDATE messages SET state = 'failed', updated_at = ?,
             reason = 'withdrawn: the address opted out or bounced before delivery'
@@ -141,9 +143,11 @@ def _withdraw_blocked(con: duckdb.DuckDBPyConnection) -> None:
             lower(email) IN (SELECT email FROM opt_outs)
             OR lower(email) IN (SELECT email FROM unmailable)
             OR contact_id IN (SELECT contact_id FROM contacts WHERE opt_out))
+        RETURNING key
         """,
         [clock.now()],
-    )
+    ).fetchall()
+    return {str(r[0]) for r in withdrawn}
 
 
 def _composer(
@@ -278,14 +282,22 @@ def deliver_stage(
     with open_store(workspace) as con:
         outcomes = settle(con, mailer)
         readdressed = readdress_waiting(con)
-        _withdraw_blocked(con)
+        blocked = _withdraw_blocked(con)
         withdraw_past_months(con, clock.today())
         # This run holds the workspace lock, so every waiting row is ours to deliver: those
         # an earlier run planned or deferred (quota, a crash), read before this run records
         # its own, and the new ones as plan_rows recorded them, with the messages this run
         # composed (issue 11: not read back and matched again), in the ledger's order.
-        earlier = rows_in(con, WAITING, [mailer.mode])
-        waiting = earlier + plan_rows(con, composed, mailer.mode)
+        # The digest's compose stage recorded its rows on this same connection: taken as
+        # it recorded them, not read back (issue 11), but those the three statements above
+        # changed since (settle and withdraw_past_months touch no `planned` row).
+        filled = [
+            r
+            for r in take_planned(workspace.root, con)
+            if r.mode == mailer.mode and r.key not in readdressed and r.key not in blocked
+        ]
+        earlier = rows_in(con, WAITING, [mailer.mode], [r.key for r in filled])
+        waiting = earlier + filled + plan_rows(con, composed, mailer.mode)
         waiting.sort(key=_ledger_order)
         names = {c.email.key: c.due.name for c in composed}
         queue, not_now = _in_moment(con, waiting, etiquette)

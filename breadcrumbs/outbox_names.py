@@ -34,7 +34,7 @@ def file_name(email: OutgoingEmail) -> str:
     if email.file_name:  # recorded by the ledger when it was planned (ledger.plan)
         return email.file_name
     kind = _safe_kind(email.key.split(":", 1)[0])
-    day = clock.local(email.planned_at).date().isoformat()
+    day = clock.local_day(email.planned_at).isoformat()
     digest = hashlib.sha256(email.key.encode("utf-8")).hexdigest()[:8]
     return f"{day} {kind} {_safe(_recipient(email), 60)} ({digest}).eml"
 

@@ -53,3 +53,20 @@ def test_a_malformed_played_day_says_how_to_write_it(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("BREADCRUMBS_TODAY", "25/11/2026")
     with pytest.raises(BreadcrumbsError, match="YYYY-MM-DD"):
         clock.today()
+
+
+def test_the_local_day_of_a_moment_follows_the_zone_it_is_asked_in() -> None:
+    """clock.local_day is local(moment).date(), though it remembers its last answer (issue
+    11: a batch shares one planned_at): asked again after the zone changed, or for a moment
+    an hour apart, it answers afresh."""
+    from datetime import UTC, timedelta
+
+    moment = datetime(2026, 11, 25, 3, 30, tzinfo=UTC)  # 22:30 the day before in New York
+    days = []
+    for zone in ("UTC", "America/New_York", "America/New_York", "Asia/Tokyo", "UTC"):
+        clock.use_timezone(zone)
+        for at in (moment, moment - timedelta(hours=4), moment.replace(tzinfo=None), moment):
+            assert clock.local_day(at) == clock.local(at).date()
+            days.append(clock.local_day(at))
+    assert days[:2] == [date(2026, 11, 25), date(2026, 11, 24)] and days[3] == days[0]
+    assert days[4:6] == [date(2026, 11, 24), date(2026, 11, 24)]  # New York

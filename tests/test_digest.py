@@ -4,7 +4,7 @@ the month's end, and what each update says (breadcrumbs/digest.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -512,3 +512,98 @@ def test_an_outbox_update_is_kept_in_its_file_and_delivered_as_composed_even_by_
     assert [(r[0], r[1]) for r in rows] == [(next(iter(made)), None)]
     assert [p.name for p in outbox(workspace)] == [rows[0][2]]
     assert outbox(workspace)[0].read_bytes() == b"X-Unsent: 1\r\n" + made[rows[0][0]]
+
+
+@pytest.mark.parametrize("mode", ["outbox", "drafts"])
+def test_the_rows_a_digest_fills_are_the_rows_the_ledger_reads_back(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Issue 11: roster.fill_listed returns each row it filled as ledger.rows_in reads it
+    back (delivery on the same connection takes them instead of reading them); a row
+    already planned is not filled again and not returned."""
+    from breadcrumbs.digest import compose_stage, detect_stage, parse_month
+    from breadcrumbs.follow_up import load_checked_profile
+    from breadcrumbs.store import ledger as ledger_module
+    from breadcrumbs.store.ledger import WAITING, rows_in
+    from breadcrumbs.store.roster import fill_listed
+
+    write_profile(workspace)
+    write_sheet(
+        workspace,
+        PEOPLE,
+        talks(
+            "2026-11-02,ann@example.com,call,Acme's data team,,",
+            "2026-11-03,bob@example.com,coffee,,,",
+            "2026-11-04,cy@example.com,video,,,",
+        ),
+    )
+    monkeypatch.setenv("BREADCRUMBS_TODAY", "2026-12-01")
+    sync(workspace)
+    profile = load_checked_profile(workspace)
+    month = parse_month(None)
+    due = list(detect_stage(workspace, profile, month).due)
+    filled: list[Any] = []
+    fill = fill_listed
+
+    def spy(con: Any, batch: Any, mode: str) -> Any:
+        first = fill(con, batch[:1], mode)  # one row filled already: not filled again
+        filled.extend(fill(con, batch, mode))
+        assert [r.key for r in first] == [batch[0].email.key]
+        filled.extend(first)
+        return filled
+
+    monkeypatch.setattr("breadcrumbs.digest.fill_listed", spy)
+    compose_stage(workspace, profile, due, mode)
+    ledger_module.take_planned(workspace.root, cast(Any, None))  # not delivered here
+    with open_store(workspace) as con:
+        back = rows_in(con, WAITING, [mode])
+    assert len(back) == 3
+    assert sorted(filled, key=lambda r: r.key) == sorted(back, key=lambda r: r.key)
+
+
+def test_an_update_withdrawn_between_its_compose_and_its_delivery_does_not_go(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: delivery on the compose stage's own connection takes the rows compose
+    recorded, but not one that its opening statements changed since: Cy opted out in the
+    sheet between the two (so the ledger withdraws the update), Bob's address moved (so it
+    is composed again for the new address)."""
+    from breadcrumbs.digest import DigestStages, compose_stage, deliver_stage
+    from breadcrumbs.store.database import one_opening
+    from tests.follow_up_support import sql
+
+    write_profile(workspace)
+    write_sheet(
+        workspace,
+        PEOPLE,
+        talks(
+            "2026-11-02,ann@example.com,call,,,",
+            "2026-11-03,bob@example.com,coffee,,,",
+            "2026-11-04,cy@example.com,video,,,",
+        ),
+    )
+
+    def compose_then_change(*args: Any) -> Any:
+        done = compose_stage(*args)
+        with open_store(workspace) as con:
+            con.execute("UPDATE contacts SET opt_out = true WHERE email = 'cy@example.com'")
+            con.execute(
+                "UPDATE contacts SET email = 'bob@birch.example' WHERE email = 'bob@example.com'"
+            )
+        return done
+
+    monkeypatch.setenv("BREADCRUMBS_TODAY", "2026-12-01")
+    sync(workspace)
+    with one_opening(workspace):
+        report = run_digest(
+            workspace,
+            stages=DigestStages(compose=compose_then_change, deliver=deliver_stage),
+        )
+    assert written(report) == ["ann@example.com", "bob@birch.example"]
+    states = dict(sql(workspace, "SELECT email, state FROM messages"))
+    assert states == {
+        "ann@example.com": "written",
+        "bob@birch.example": "written",
+        "cy@example.com": "failed",
+    }
+    assert "To: Bob Stone <bob@birch.example>" in "".join(p.read_text() for p in outbox(workspace))

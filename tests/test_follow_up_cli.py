@@ -364,3 +364,46 @@ def test_the_sync_look_and_detection_share_one_opening_released_before_compose(
     assert len(opened) == 2
     assert free_while_composing == [command == "follow-up"]
     assert _lock_is_free(network)
+
+
+@pytest.mark.parametrize("command", ["sync", "follow-up", "digest", "status"])
+def test_main_pauses_the_collector_for_start_up_only(
+    network: Workspace, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Issue 11: the console script pauses cyclic collection while a command imports its
+    modules; the command's own work runs with it on, as before (the sync, and follow-up's
+    and the digest's look at the sheet: their batches pause it themselves), and main leaves
+    it as it found it."""
+    import gc
+
+    import breadcrumbs.sync
+    from breadcrumbs import cli
+
+    collecting: list[bool] = []
+    run_sync = breadcrumbs.sync.run_sync
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        collecting.append(gc.isenabled())
+        return run_sync(*args, **kwargs)
+
+    monkeypatch.setattr(breadcrumbs.sync, "run_sync", watched)
+    starting: list[bool] = []  # while the command starts (it names its workspace first)
+    workspace = cli._workspace
+
+    def named(*args: Any, **kwargs: Any) -> Any:
+        starting.append(gc.isenabled())
+        return workspace(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "_workspace", named)
+    if command == "digest":
+        monkeypatch.setenv("BREADCRUMBS_TODAY", "2026-12-28")  # past the quiet period
+    sheet = [str(network.root / "sheet")] if command == "sync" else []
+    argv = ["breadcrumbs", command, *sheet, "--workspace", str(network.root)]
+    monkeypatch.setattr(sys, "argv", [*argv, *(["--no-prefect"] if command != "status" else [])])
+    assert gc.isenabled()
+    with pytest.raises(SystemExit) as done:
+        cli.main()
+    assert done.value.code in (0, None)
+    assert collecting == ([] if command == "status" else [True])
+    assert starting == [command == "status"]
+    assert gc.isenabled()

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import formataddr
 from pathlib import Path
@@ -292,6 +293,21 @@ def test_an_outbox_file_is_the_message_after_x_unsent_written_atomically(
     assert mailer.find_delivered(email) == delivery
 
 
+def test_an_outbox_file_written_a_few_bytes_at_a_time_still_holds_the_whole_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """os.write may write less than asked (a signal, a nearly full disk): the rest follows."""
+    from breadcrumbs.deliver import outbox as outbox_module
+
+    write = os.write
+    monkeypatch.setattr(outbox_module.os, "write", lambda fd, data: write(fd, data[:7]))
+    email = outgoing()
+    OutboxMailer(tmp_path / "outbox").deliver(email)
+    monkeypatch.undo()
+    [path] = (tmp_path / "outbox").iterdir()
+    assert path.read_bytes() == b"X-Unsent: 1\r\n" + email.raw
+
+
 def test_a_file_that_cannot_be_written_leaves_nothing_behind(tmp_path: Path) -> None:
     """When the rename fails, the delivery fails and the temporary file is removed."""
     mailer = OutboxMailer(tmp_path / "outbox")
@@ -365,3 +381,32 @@ def test_a_row_with_its_message_is_the_same_row_otherwise() -> None:
     values.update(raw=None, planned_at=datetime.now(UTC), for_date=None, planned_on=date.today())
     row = Row(**values)  # type: ignore[arg-type]
     assert row.with_raw(b"message") == replace(row, raw=b"message")
+
+
+@pytest.mark.parametrize("mode", ["outbox", "drafts"])
+def test_the_rows_plan_records_are_the_rows_the_ledger_reads_back(
+    workspace: Workspace, today: str, mode: str
+) -> None:
+    """ledger.plan_rows returns each row as rows_in reads it back, whether the batch shares
+    one planned_at and one day (each then passed to DuckDB once, issue 11) or not."""
+    from breadcrumbs.store.ledger import WAITING, plan_rows
+
+    setup_network(workspace)
+    sync(workspace)
+    profile = load_checked_profile(workspace)
+    due = list(detect_stage(workspace, profile).due)
+    assert len({d.for_date for d in due}) == 3  # Ann's coffee, Bob's call, Cy's intro (none)
+    one, _ = compose_stage(workspace, profile, due[:1], mode)  # one day, one moment
+    both, _ = compose_stage(workspace, profile, due, mode)
+    # The three again, the first a second later: three days and two moments in one batch.
+    later = [replace(c, email=replace(c.email, key=c.email.key + "+")) for c in both]
+    first = later[0].email
+    later[0] = replace(later[0], email=replace(first, planned_at=first.planned_at + timedelta(1)))
+    with open_store(workspace) as con:
+        recorded = plan_rows(con, one, mode) + plan_rows(con, later, mode)
+        back = rows_in(con, WAITING, [mode])
+    assert len(recorded) == 4
+    if mode == "outbox":  # the ledger keeps no message: the run holds the one it composed
+        assert all(r.raw for r in recorded)
+        recorded = [replace(r, raw=None) for r in recorded]
+    assert sorted(recorded, key=lambda r: r.key) == sorted(back, key=lambda r: r.key)

@@ -44,9 +44,9 @@ class OutboxMailer:
         # file per email cost more than the writing (issue 11). O_EXCL: never write into a
         # file we did not just create.
         name = file_name(email)
-        folder = os.fspath(self.folder)
-        target = os.path.join(folder, name)
-        temporary = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+        folder = os.path.join(os.fspath(self.folder), "")  # with its separator
+        target = folder + name
+        temporary = f"{folder}.{name}.{os.getpid()}.tmp"
         try:
             try:
                 fd = os.open(temporary, _CREATE, 0o644)
@@ -54,7 +54,10 @@ class OutboxMailer:
                 self.folder.mkdir(parents=True, exist_ok=True)
                 fd = os.open(temporary, _CREATE, 0o644)
             try:
-                _write_all(fd, UNSENT + email.raw)
+                data = UNSENT + email.raw
+                done = os.write(fd, data)
+                if done < len(data):  # rarely: a signal, a nearly full disk
+                    _write_all(fd, data[done:])
             finally:
                 os.close(fd)
             os.replace(temporary, target)

@@ -139,6 +139,23 @@ def take_held(workspace: object) -> dict[str, OutgoingEmail]:
     return _held.pop(str(workspace), {})
 
 
+# Rows the digest's compose stage just recorded (roster.fill_listed), by workspace, with the
+# connection it recorded them on: delivery on that very connection (the CLI's one opening of
+# the store, under one lock) takes them instead of reading them back (issue 11). Delivery on
+# any other connection (a flow's next task: another run may have come between) reads them.
+_planned: dict[str, tuple[object, list[Row]]] = {}
+
+
+def hold_planned(workspace: object, con: duckdb.DuckDBPyConnection, rows: list[Row]) -> None:
+    _planned[str(workspace)] = (con, rows)
+
+
+def take_planned(workspace: object, con: duckdb.DuckDBPyConnection) -> list[Row]:
+    """What `hold_planned` kept for this workspace, once, if recorded on `con`."""
+    held = _planned.pop(str(workspace), None)
+    return held[1] if held is not None and held[0] is con else []
+
+
 def plan(
     con: duckdb.DuckDBPyConnection, batch: Sequence[Composed], mode: str, state: str = "planned"
 ) -> list[str]:
@@ -206,16 +223,35 @@ def plan_rows(
 # values every row shares (state, mode, the day, the time, no attempt yet) as one parameter
 # each, not as ten thousand copies for DuckDB to convert (issue 11: 0.14 -> 0.08 s for the
 # statement alone; in place, against the key's index and the WAL, the gain is smaller).
+# So are for_date and planned_at when every row has the same (a batch shares one planned_at,
+# a day's thank-yous one for_date): DuckDB's conversion of ten thousand dates and
+# timestamps cost 25 ms.
 _INSERT = """
     INSERT INTO messages (key, kind, contact_id, email, subject, message_id, for_date,
         planned_at, due, {varying}, state, mode, planned_on, updated_at, attempts)
     SELECT unnest($1::VARCHAR[]), unnest($2::VARCHAR[]), unnest($3::VARCHAR[]),
         unnest($4::VARCHAR[]), unnest($5::VARCHAR[]), unnest($6::VARCHAR[]),
-        unnest($7::DATE[]), unnest($8::TIMESTAMPTZ[]), unnest($9::VARCHAR[]),
+        {for_date}, {planned_at}, unnest($9::VARCHAR[]),
         unnest($10::{kind}[]), $11::VARCHAR, $12::VARCHAR, $13::DATE, $14::TIMESTAMPTZ, 0
 """
-_INSERT_KEPT = _INSERT.format(varying="raw", kind="BLOB")  # Gmail: the message
-_INSERT_NAMED = _INSERT.format(varying="provider_id", kind="VARCHAR")  # outbox: the file name
+_INSERTS = {
+    (keep, one_day, one_time): _INSERT.format(
+        varying="raw" if keep else "provider_id",  # Gmail: the message; outbox: the file name
+        kind="BLOB" if keep else "VARCHAR",
+        for_date="$7::DATE" if one_day else "unnest($7::DATE[])",
+        planned_at="$8::TIMESTAMPTZ" if one_time else "unnest($8::TIMESTAMPTZ[])",
+    )
+    for keep in (False, True)
+    for one_day in (False, True)
+    for one_time in (False, True)
+}
+
+
+def all_alike(values: Sequence[Any]) -> bool:
+    """Every value the same, and of one type (a date is not a datetime)."""
+    first = values[0]
+    kind = type(first)
+    return all(v == first and type(v) is kind for v in values)
 
 
 def _insert(
@@ -249,10 +285,13 @@ def _insert(
             strict=True,
         )
     )
-    con.execute(
-        _INSERT_KEPT if keep else _INSERT_NAMED,
-        [*map(list, columns), state, mode, today, now],
-    )
+    params: list[Any] = [*map(list, columns), state, mode, today, now]
+    one_day, one_time = all_alike(params[6]), all_alike(params[7])
+    if one_day:
+        params[6] = params[6][0]
+    if one_time:
+        params[7] = params[7][0]
+    con.execute(_INSERTS[keep, one_day, one_time], params)
 
 
 def set_state(
@@ -295,18 +334,25 @@ def set_state(
 
 
 def rows_in(
-    con: duckdb.DuckDBPyConnection, states: Sequence[str], modes: Sequence[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    states: Sequence[str],
+    modes: Sequence[str] | None = None,
+    besides: Sequence[str] = (),
 ) -> list[Row]:
+    """The rows in these states (and modes), but those keyed `besides`."""
     query = (
         "SELECT key, kind, contact_id, email, subject, message_id, state, mode, raw, "
         "planned_at, for_date, planned_on, due, "
         "CASE WHEN raw IS NULL AND mode = 'outbox' THEN provider_id END FROM messages "
-        "WHERE state IN (SELECT unnest($1::VARCHAR[]))"
+        "WHERE state IN (SELECT unnest($states::VARCHAR[]))"
     )
-    params: list[object] = [list(states)]
+    params: dict[str, object] = {"states": list(states)}
     if modes is not None:
-        query += " AND mode IN (SELECT unnest($2::VARCHAR[]))"
-        params.append(list(modes))
+        query += " AND mode IN (SELECT unnest($modes::VARCHAR[]))"
+        params["modes"] = list(modes)
+    if besides:
+        query += " AND key NOT IN (SELECT unnest($besides::VARCHAR[]))"
+        params["besides"] = list(besides)
     rows = con.execute(query + " ORDER BY planned_at, key", params).fetchall()
     return [
         Row(
