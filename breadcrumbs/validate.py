@@ -742,8 +742,10 @@ def _prospects(table: Table, out: Validated) -> None:
 _NULL = "\x01"  # stands for an empty cell in the look-up tables (no staged file holds it)
 
 
-def validate_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
-    """Judge the staged conversations sheet on the store's connection (its temp tables)."""
+def validate_staged(con: duckdb.DuckDBPyConnection, out: Validated, bounded: bool = False) -> None:
+    """Judge the staged conversations sheet on the store's connection (its temp tables).
+    `bounded`: DuckDB's memory is limited for this sync, and running out is the caller's
+    to handle (the sync is done again without the limit), not a reason to read row by row."""
     from breadcrumbs.store.database import duckdb  # the engine, without its Python layer
 
     run = out.staged
@@ -751,6 +753,11 @@ def validate_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
         return
     try:
         decided = _staged(con, out, run)
+    except duckdb.OutOfMemoryException:
+        if bounded:
+            _forget_cells()
+            raise
+        decided = False
     except duckdb.Error:  # a file DuckDB reads otherwise than expected: row by row
         decided = False
     _forget_cells()
@@ -1168,6 +1175,13 @@ def materialize_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
         ).fetchall()
     )
     drop_staged(con, out)
+
+
+def forget_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
+    """Every temporary table of the staged sheet, wherever its judgement or load stopped."""
+    _drop_scratch(con)
+    con.execute("DROP TABLE IF EXISTS _st_interactions")
+    con.execute("DROP TABLE IF EXISTS _st_referrals")
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
