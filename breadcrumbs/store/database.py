@@ -374,13 +374,17 @@ def _bytes_of(setting: str) -> int | None:
         return None
 
 
+def _limit_of(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    return str(row[0]) if row else ""
+
+
 @contextmanager
 def memory_limit(con: duckdb.DuckDBPyConnection, limit: int | None) -> Iterator[None]:
     """DuckDB's memory limit lowered to `limit` bytes for the block, then put back as it was
     (the setting is the database's: a store held open by one_opening goes on after the
     sync). Never raised: a machine smaller than the bound keeps DuckDB's own."""
-    row = con.execute("SELECT current_setting('memory_limit')").fetchone() if limit else None
-    before = str(row[0]) if row else ""
+    before = _limit_of(con) if limit else ""
     current = _bytes_of(before)
     if limit is None or current is None or current <= limit:
         yield
@@ -393,15 +397,10 @@ def memory_limit(con: duckdb.DuckDBPyConnection, limit: int | None) -> Iterator[
     try:
         yield
     finally:
-        # DuckDB's own default, exactly (it says a limit rounded: set back as said, it drifts),
-        # unless that is not what was there before.
+        # DuckDB's own default exactly, as it was (it says a limit rounded, so setting back
+        # what it said drifts), or else what it said.
         con.execute("RESET memory_limit")
-        if (
-            _bytes_of(
-                str((con.execute("SELECT current_setting('memory_limit')").fetchone() or [""])[0])
-            )
-            != current
-        ):
+        if _bytes_of(_limit_of(con)) != current:
             con.execute(f"SET memory_limit = '{before}'")
 
 
