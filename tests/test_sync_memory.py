@@ -195,5 +195,5 @@ def test_the_bound_holds_for_the_load_only_and_never_raises_duckdbs_own(
 def test_the_bound_follows_the_sheet_above_its_floor() -> None:
     assert database.memory_bound(10_000) == database.MEMORY_FLOOR
     big = database.memory_bound(1_126_000)  # the bench's 100,000 contacts + 1M conversations
-    assert 350 * 2**20 < big < 450 * 2**20
+    assert 450 * 2**20 < big < 600 * 2**20  # with Python's share, the process under 1 GiB
     assert database.memory_bound(2_252_000) == 2 * big
