@@ -346,11 +346,12 @@ REJECT_COLUMNS = [
 # conversations). Left alone, DuckDB holds up to 80% of the machine's memory and keeps what
 # its joins and the load's uncommitted rows used; bounded, it writes them out to its
 # temporary files instead. The bound follows the sheet: this many bytes per row read
-# (1.1M rows: 540 MB; the whole process peaks about 920 MiB instead of 1,360, and writes
-# 60 MiB of temporary files; at 384 bytes a row it peaked 890 but wrote 230 MiB, more CPU
-# and time on a slow disk; below about 200 MB DuckDB runs out), never below the floor, which
-# no ordinary sheet comes near, and never above DuckDB's own limit. A sheet that needs more than its bound fails with OutOfMemoryException, and the
-# sync is then done again without one (sync.load_stage): nothing is lost, only time.
+# (1.1M rows: 527 MB; the whole process peaks about 920 MiB instead of 1,360, and writes
+# 60 MiB more than unbounded; at 384 bytes a row it peaked 890 but wrote 230 MiB more, with
+# more CPU; below about 200 MB DuckDB runs out), never below the floor, which no ordinary
+# sheet comes near, and never above DuckDB's own limit. A sheet that needs more than its
+# bound fails with OutOfMemoryException, and the sync is then done again without one
+# (sync.load_stage): nothing is lost, only time.
 MEMORY_PER_ROW = 480
 MEMORY_FLOOR = 256 * 2**20
 
