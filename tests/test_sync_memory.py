@@ -197,3 +197,21 @@ def test_the_bound_follows_the_sheet_above_its_floor() -> None:
     big = database.memory_bound(1_126_000)  # the bench's 100,000 contacts + 1M conversations
     assert 450 * 2**20 < big < 600 * 2**20  # with Python's share, the process under 1 GiB
     assert database.memory_bound(2_252_000) == 2 * big
+
+
+def test_the_flows_load_stage_reads_the_source_again_by_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Prefect flow calls the stages one by one and passes no `again`: load_stage reads
+    the source again as the read stage did."""
+    folder = network(tmp_path / "base", seed=8)
+    plain, tight = _two_workspaces(tmp_path)
+    expected = sync.run_sync(plain, str(folder))
+    profile = sync.load_profile(tight.profile_path)
+    data = sync.validate_stage(sync.read_stage(str(folder)), profile)
+    loads = _Loads(monkeypatch)
+    monkeypatch.setattr(database, "MEMORY_FLOOR", TINY)
+    got = sync.load_stage(tight, data, str(folder))
+    assert loads.calls == [(TINY, "out of memory"), (None, "loaded")]
+    assert fingerprint(tight) == fingerprint(plain)
+    assert report_of(got) == report_of(expected)
