@@ -203,15 +203,25 @@ def test_the_flows_load_stage_reads_the_source_again_by_itself(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The Prefect flow calls the stages one by one and passes no `again`: load_stage reads
-    the source again as the read stage did."""
+    the source again as the read stage did (DuckDB running out late in the load, when the
+    first reading's records have been given their people's ids already)."""
     folder = network(tmp_path / "base", seed=8)
     plain, tight = _two_workspaces(tmp_path)
     expected = sync.run_sync(plain, str(folder))
     profile = sync.load_profile(tight.profile_path)
     data = sync.validate_stage(sync.read_stage(str(folder)), profile)
     loads = _Loads(monkeypatch)
-    monkeypatch.setattr(database, "MEMORY_FLOOR", TINY)
+    real_refresh = derived.refresh
+    refreshes: list[bool] = []
+
+    def refresh(con: duckdb.DuckDBPyConnection) -> None:
+        real_refresh(con)
+        refreshes.append(True)
+        if len(refreshes) == 1:
+            raise duckdb.OutOfMemoryException("could not allocate block of size 256.0 KiB")
+
+    monkeypatch.setattr(derived, "refresh", refresh)
     got = sync.load_stage(tight, data, str(folder))
-    assert loads.calls == [(TINY, "out of memory"), (None, "loaded")]
+    assert loads.calls == [(database.MEMORY_FLOOR, "out of memory"), (None, "loaded")]
     assert fingerprint(tight) == fingerprint(plain)
     assert report_of(got) == report_of(expected)
