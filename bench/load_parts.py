@@ -81,7 +81,12 @@ def main() -> None:
     del tables
     spent: dict[str, float] = {}
     plain = database.load
-    sync.load = lambda con, data, source: plain(_Timed(con, spent), data, source)  # type: ignore[arg-type]
+    sync.load = lambda con, data, source, limit=None: plain(
+        _Timed(con, spent),  # type: ignore[arg-type]
+        data,
+        source,
+        limit,  # the sync's memory bound (store.database.memory_bound)
+    )
     start = time.process_time()
     sync.load_stage(workspace, data, source)
     print(f"load      {time.process_time() - start:6.2f} CPU-s  {_rss()}")

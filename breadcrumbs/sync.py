@@ -30,8 +30,10 @@ from breadcrumbs.sources.read import (
 from breadcrumbs.store.database import (
     MIGRATIONS,
     SyncCounts,
+    duckdb,
     get_meta,
     load,
+    memory_bound,
     open_store,
     set_meta,
 )
@@ -108,9 +110,33 @@ def validate_stage(tables: list[Table], profile: Profile) -> Validated:
 
 
 def load_stage(
-    workspace: Workspace, data: Validated, source: str, fingerprint: str | None = None
+    workspace: Workspace,
+    data: Validated,
+    source: str,
+    fingerprint: str | None = None,
+    again: Callable[[], Validated] | None = None,
 ) -> SyncReport:
-    """Load, and remember the fingerprint of what was read (none: the next sync reads again)."""
+    """Load, and remember the fingerprint of what was read (none: the next sync reads again).
+
+    DuckDB's memory is bounded for the load by the sheet's size (store.database.memory_bound,
+    issue 11). A sheet that needs more than that makes DuckDB run out, with the store as it
+    was (the load is one transaction); the sync is then done again with DuckDB's own limit:
+    read and validated again by `again` (the source read as before, by default), since the
+    first load has changed the validated data."""
+    rows = len(data.contacts) + len(data.interactions) + len(data.prospects)
+    rows += data.staged.sheet.lines if data.staged is not None else 0
+    try:
+        with open_store(workspace) as con, collector_paused():
+            counts = load(con, data, source, memory_bound(rows))
+            set_meta(con, FINGERPRINT, fingerprint or "")
+        return SyncReport(source, counts, data.rejects)
+    except duckdb.OutOfMemoryException:
+        pass
+    del data  # its records and rejects: the sync read again holds its own
+    if again is None:
+        profile = load_profile(workspace.profile_path)
+        again = lambda: validate_stage(read_stage(source, sheet_reader_for(workspace)), profile)  # noqa: E731
+    data = again()
     with open_store(workspace) as con, collector_paused():
         counts = load(con, data, source)
         set_meta(con, FINGERPRINT, fingerprint or "")
@@ -198,7 +224,15 @@ def run_sync(
     tables = read_stage(resolved, sheet_reader or sheet_reader_for(workspace))
     rows = sum(len(t.rows) + (t.staged.lines if t.staged else 0) for t in tables)
     tell(f"checking {rows:,} {'row' if rows == 1 else 'rows'} of {len(tables)} sheets")
-    data = validate_stage(tables, profile)
+    # Held here only until load_stage has it: if it must read the sheet again, the first
+    # reading's records are freed first (peak memory, issue 11).
+    data = [validate_stage(tables, profile)]
     del tables  # the rows as read: the records hold what is loaded (peak memory, issue 11)
     tell("loading them into the workspace")
-    return load_stage(workspace, data, resolved, fingerprint)
+
+    def again() -> Validated:
+        tell("reading it again, to load it with more memory")
+        reader = sheet_reader or sheet_reader_for(workspace)
+        return validate_stage(read_stage(resolved, reader), profile)
+
+    return load_stage(workspace, data.pop(), resolved, fingerprint, again)

@@ -742,8 +742,10 @@ def _prospects(table: Table, out: Validated) -> None:
 _NULL = "\x01"  # stands for an empty cell in the look-up tables (no staged file holds it)
 
 
-def validate_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
-    """Judge the staged conversations sheet on the store's connection (its temp tables)."""
+def validate_staged(con: duckdb.DuckDBPyConnection, out: Validated, bounded: bool = False) -> None:
+    """Judge the staged conversations sheet on the store's connection (its temp tables).
+    `bounded`: DuckDB's memory is limited for this sync, and running out is the caller's
+    to handle (the sync is done again without the limit), not a reason to read row by row."""
     from breadcrumbs.store.database import duckdb  # the engine, without its Python layer
 
     run = out.staged
@@ -751,6 +753,11 @@ def validate_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
         return
     try:
         decided = _staged(con, out, run)
+    except duckdb.OutOfMemoryException:
+        if bounded:
+            _forget_cells()
+            raise
+        decided = False
     except duckdb.Error:  # a file DuckDB reads otherwise than expected: row by row
         decided = False
     _forget_cells()
@@ -920,9 +927,17 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
         late, passes = wanted, should
     else:
         return _undecided("passes")
+    # Every cell is judged: what the look-ups remembered, and the cells, are no use now, and
+    # Python's memory adds to DuckDB's at the joins below (peak memory, issue 11).
+    del found, whos, late, passes, judged, dates, read, kinds
+    _forget_cells()
 
-    # Rejects, in the order a row-by-row read gives them: (pass, row, cell, reject).
+    # Rejects, in the order a row-by-row read gives them: (pass, row, cell, reject). Each
+    # fetched row brings its own copy of a text many rows share (an ambiguous name's reason
+    # runs to 400 characters, on 120,000 rows of a million): one copy of each is kept.
     rejects: list[tuple[tuple[int, int, int, int], Reject]] = []
+    texts: dict[str, str] = {}
+    once = texts.setdefault
     for row_no, who, cid, why, text, bad, step in con.execute(
         f"""SELECT s.row_no, s.contact, w.cid, w.why, s.date, d.why, coalesce(p.pass, 0)
         FROM _st s
@@ -934,14 +949,18 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
         if who is None:
             r, order = Reject(file, row_no, "contact", "", "no contact named", "row"), 0
         elif why is not None:
-            r, order = Reject(file, row_no, "contact", who, why, "row"), 0
+            r, order = Reject(file, row_no, "contact", once(who, who), once(why, why), "row"), 0
         elif cid is None or step == 2:
             unknown = "unknown contact: add them to contacts first"
-            r, order = Reject(file, row_no, "contact", who, unknown, "row"), 1
+            r, order = Reject(file, row_no, "contact", once(who, who), unknown, "row"), 1
         else:
-            r = Reject(file, row_no, "date", text or "", f"unparseable date: {bad}", "row")
+            why = f"unparseable date: {bad}"
+            r = Reject(file, row_no, "date", once(text or "", text or ""), once(why, why), "row")
             order = step
         rejects.append(((order, row_no, 0, 0), r))
+    del texts, once
+    # Each scratch table dropped once its last reader has run: DuckDB holds them in memory.
+    _drop(con, "_st_all", "_st_who", "_st_pass", "_st_dates", "_st_kinds")
     for row_no, step, text, bad in con.execute(
         'SELECT v.row_no, v.pass, v."time", t.why FROM _st_v v JOIN _st_win w USING (iid, row_no) '
         'JOIN _st_times t ON t.t = v."time" WHERE t.why IS NOT NULL'
@@ -966,6 +985,7 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
                 file, at_row, template.column, template.value, template.reason, template.severity
             )
             rejects.append(((step, row_no, idx, k), r))
+    _drop(con, "_st_refused")
     rejects.sort(key=lambda pair: pair[0])
 
     # The records, inside DuckDB.
@@ -978,6 +998,7 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
         FROM _st_occ o JOIN _st_rid r USING (cell) WHERE r.rid <> o.cid""",
         {"r0": len(out.referrals)},
     )
+    _drop(con, "_st_occ", "_st_rid")
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _st_interactions AS
         SELECT v.iid AS interaction_id, v.cid AS contact_id, v.d AS date, v.kind,
@@ -1006,8 +1027,14 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
 
 
 def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("DROP VIEW IF EXISTS _st")
-    for table in _SCRATCH:
+    _drop(con, *_SCRATCH)
+
+
+def _drop(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
+    """Scratch tables no later statement reads (`_st_all` takes the view over it along)."""
+    for table in tables:
+        if table == "_st_all":
+            con.execute("DROP VIEW IF EXISTS _st")
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -1148,6 +1175,13 @@ def materialize_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
         ).fetchall()
     )
     drop_staged(con, out)
+
+
+def forget_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
+    """Every temporary table of the staged sheet, wherever its judgement or load stopped."""
+    _drop_scratch(con)
+    con.execute("DROP TABLE IF EXISTS _st_interactions")
+    con.execute("DROP TABLE IF EXISTS _st_referrals")
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:

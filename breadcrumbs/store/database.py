@@ -342,12 +342,93 @@ REJECT_COLUMNS = [
 ]
 
 
-def load(con: duckdb.DuckDBPyConnection, data: Validated, source: str) -> SyncCounts:
-    """Replace the sheet-owned tables with this sync's records, all or nothing."""
+# DuckDB's memory during a sync's load (issue 11: peak memory at 100k contacts / 1M
+# conversations). Left alone, DuckDB holds up to 80% of the machine's memory and keeps what
+# its joins and the load's uncommitted rows used; bounded, it writes them out to its
+# temporary files instead. The bound follows the sheet: this many bytes per row read
+# (1.1M rows: 527 MB; the whole process peaks about 920 MiB instead of 1,360, and writes
+# 60 MiB more than unbounded; at 384 bytes a row it peaked 890 but wrote 230 MiB more, with
+# more CPU; below about 200 MB DuckDB runs out), never below the floor, which no ordinary
+# sheet comes near, and never above DuckDB's own limit. A sheet that needs more than its
+# bound fails with OutOfMemoryException, and the sync is then done again without one
+# (sync.load_stage): nothing is lost, only time.
+MEMORY_PER_ROW = 480
+MEMORY_FLOOR = 256 * 2**20
+
+
+def memory_bound(rows: int) -> int:
+    """The memory limit, in bytes, for loading a sheet of this many rows."""
+    return max(MEMORY_FLOOR, MEMORY_PER_ROW * rows)
+
+
+_UNITS = {
+    "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
+
+
+def _bytes_of(setting: str) -> int | None:
+    """DuckDB's way of saying an amount of memory ('19.1 GiB', '500.0 MB') in bytes."""
+    number, _, unit = setting.strip().partition(" ")
+    try:
+        return int(float(number) * _UNITS[unit.strip().lower() or "bytes"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _limit_of(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    return str(row[0]) if row else ""
+
+
+@contextmanager
+def memory_limit(con: duckdb.DuckDBPyConnection, limit: int | None) -> Iterator[None]:
+    """DuckDB's memory limit lowered to `limit` bytes for the block, then put back as it was
+    (the setting is the database's: a store held open by one_opening goes on after the
+    sync). Never raised: a machine smaller than the bound keeps DuckDB's own."""
+    before = _limit_of(con) if limit else ""
+    current = _bytes_of(before)
+    if limit is None or current is None or current <= limit:
+        yield
+        return
+    try:
+        con.execute(f"SET memory_limit = '{int(limit)}B'")
+    except duckdb.OutOfMemoryException:  # DuckDB holds more than that already: left as it is
+        yield
+        return
+    try:
+        yield
+    finally:
+        # DuckDB's own default exactly, as it was (it says a limit rounded, so setting back
+        # what it said drifts), or else what it said.
+        con.execute("RESET memory_limit")
+        if _bytes_of(_limit_of(con)) != current:
+            con.execute(f"SET memory_limit = '{before}'")
+
+
+def load(
+    con: duckdb.DuckDBPyConnection, data: Validated, source: str, limit: int | None = None
+) -> SyncCounts:
+    """Replace the sheet-owned tables with this sync's records, all or nothing; DuckDB's memory
+    bounded by `limit` bytes (OutOfMemoryException, the store untouched, if that is too few:
+    `data` has been changed by then, so only a sync read again can be loaded)."""
+    with memory_limit(con, limit):
+        try:
+            return _load(con, data, source, bounded=limit is not None)
+        except duckdb.OutOfMemoryException:
+            from breadcrumbs.validate import forget_staged
+
+            forget_staged(con, data)  # its temporary tables: the retry makes its own
+            raise
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection, data: Validated, source: str, bounded: bool
+) -> SyncCounts:
     if data.staged is not None:  # a conversations sheet DuckDB reads: judged now, in its
         from breadcrumbs.validate import validate_staged  # temporary tables
 
-        validate_staged(con, data)
+        validate_staged(con, data, bounded)
     con.execute("BEGIN")
     try:
         row = con.execute("SELECT coalesce(max(sync_id), 0) + 1 FROM syncs").fetchone()
