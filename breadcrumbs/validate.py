@@ -999,24 +999,24 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
         {"r0": len(out.referrals)},
     )
     _drop(con, "_st_occ", "_st_rid")
-    quoted = file.replace("'", "''")
     con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW _st_interactions AS
+        """CREATE OR REPLACE TEMP TABLE _st_interactions AS
         SELECT v.iid AS interaction_id, v.cid AS contact_id, v.d AS date, v.kind,
                coalesce(v.topic, '') AS topic, coalesce(v.notes, '') AS notes,
-               '{quoted}' AS source_file, v.row_no::INTEGER AS source_row, t.tm AS time,
+               $file AS source_file, v.row_no::INTEGER AS source_row, t.tm AS time,
                v.pass AS pass
         FROM _st_v v JOIN _st_win w USING (iid, row_no) LEFT JOIN _st_times t ON t.t = v."time"
         ORDER BY v.pass, v.row_no
         """,  # the per-row path's order, every time: the joins' order varied between runs,
         # so the table's physical order (what ties in a list fall back to) did too
+        {"file": file},
     )
     row = con.execute(
-        "SELECT (SELECT count(*) FROM _st_v), (SELECT count(*) FROM _st_win), "
+        "SELECT (SELECT count(*) FROM _st_v), (SELECT count(*) FROM _st_interactions), "
         "(SELECT count(*) FROM _st_referrals)"
     ).fetchone()
     assert row is not None
-    _drop_scratch(con, keep=("_st_v", "_st_win", "_st_times"))
+    _drop_scratch(con)
     out.merged += int(row[0]) - int(row[1])
     out.created += scratch.created
     run.interactions, run.referrals, run.done = int(row[1]), int(row[2]), True
@@ -1026,8 +1026,8 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
     return True
 
 
-def _drop_scratch(con: duckdb.DuckDBPyConnection, keep: tuple[str, ...] = ()) -> None:
-    _drop(con, *(t for t in _SCRATCH if t not in keep))
+def _drop_scratch(con: duckdb.DuckDBPyConnection) -> None:
+    _drop(con, *_SCRATCH)
 
 
 def _drop(con: duckdb.DuckDBPyConnection, *tables: str) -> None:
@@ -1179,14 +1179,13 @@ def materialize_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
 
 def forget_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
     """Every temporary table of the staged sheet, wherever its judgement or load stopped."""
-    con.execute("DROP VIEW IF EXISTS _st_interactions")
     _drop_scratch(con)
+    con.execute("DROP TABLE IF EXISTS _st_interactions")
     con.execute("DROP TABLE IF EXISTS _st_referrals")
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
     if out.staged is not None and out.staged.done:
-        con.execute("DROP VIEW IF EXISTS _st_interactions")
-        _drop(con, "_st_v", "_st_win", "_st_times")
+        con.execute("DROP TABLE IF EXISTS _st_interactions")
         con.execute("DROP TABLE IF EXISTS _st_referrals")
     out.staged = None
