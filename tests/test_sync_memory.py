@@ -37,7 +37,7 @@ class _Loads:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[tuple[int | None, str]] = []
-        self.left: tuple[int, ...] | None = None
+        self.left: list[tuple[int, ...] | None] = []  # _st_* left after each call
         real = database.load
 
         def load(
@@ -46,19 +46,22 @@ class _Loads:
             source: str,
             limit: int | None = None,
         ) -> database.SyncCounts:
+            # The sheet's temporary tables and views are gone when the load returns or
+            # runs out (not held through a second try, or after the sync, on a store
+            # one_opening keeps open).
+            left = (
+                "SELECT count(*) FROM (SELECT table_name AS name FROM duckdb_tables() "
+                "UNION ALL SELECT view_name FROM duckdb_views()) WHERE name LIKE '\\_st%' "
+                "ESCAPE '\\'"
+            )
             try:
                 counts = real(con, data, source, limit)
             except duckdb.OutOfMemoryException:
                 self.calls.append((limit, "out of memory"))
-                # The sheet's temporary tables went with the first try (not held through
-                # the second, on a store one_opening keeps open).
-                self.left = con.execute(
-                    "SELECT count(*) FROM (SELECT table_name AS name FROM duckdb_tables() "
-                    "UNION ALL SELECT view_name FROM duckdb_views()) WHERE name LIKE '\\_st%' "
-                    "ESCAPE '\\'"
-                ).fetchone()
+                self.left.append(con.execute(left).fetchone())
                 raise
             self.calls.append((limit, "loaded"))
+            self.left.append(con.execute(left).fetchone())
             return counts
 
         monkeypatch.setattr(sync, "load", load)
@@ -92,6 +95,7 @@ def test_a_sheet_that_needs_more_than_its_bound_is_read_again_and_lands_the_same
         loads = _Loads(monkeypatch)
         expected = sync.run_sync(plain, str(folder), say=said_plain.append)
         assert loads.calls == [(database.MEMORY_FLOOR, "loaded")]  # a small sheet: the floor
+        assert loads.left == [(0,)]  # its scratch dropped
 
         said_tight: list[str] = []
         loads = _Loads(monkeypatch)
@@ -99,7 +103,7 @@ def test_a_sheet_that_needs_more_than_its_bound_is_read_again_and_lands_the_same
             m.setattr(database, "MEMORY_FLOOR", TINY)
             got = sync.run_sync(tight, str(folder), say=said_tight.append)
         assert loads.calls == [(TINY, "out of memory"), (None, "loaded")]
-        assert loads.left == (0,)
+        assert loads.left == [(0,), (0,)]  # after running out, and after the load
         # The same tables (the syncs' numbers too: the first try left no trace) and report.
         assert fingerprint(tight) == fingerprint(plain)
         assert report_of(got) == report_of(expected)
@@ -141,7 +145,7 @@ def test_running_out_in_the_middle_of_the_load_loses_nothing_the_store_holds(
     loads = _Loads(monkeypatch)
     got = sync.run_sync(tight, str(edited))
     assert loads.calls == [(database.MEMORY_FLOOR, "out of memory"), (None, "loaded")]
-    assert loads.left == (0,)
+    assert loads.left == [(0,), (0,)]  # after running out, and after the load
     assert seen[0] == (database.MEMORY_FLOOR, expected.counts.interactions)  # it was all in
     assert _limit_now(tight) == seen[1][0]  # DuckDB's own limit again, then as before
     assert fingerprint(tight) == fingerprint(plain)

@@ -56,6 +56,17 @@ def fingerprint(ws: Workspace) -> dict[str, tuple[int, str]]:
         con.close()
 
 
+def stored_order(ws: Workspace) -> list[tuple[object, ...]]:
+    """The conversations as the table holds them: what a list's ties fall back to."""
+    con = duckdb.connect(str(ws.db_path), read_only=True)
+    try:
+        return con.execute(
+            "SELECT interaction_id, source_file, source_row FROM interactions ORDER BY rowid"
+        ).fetchall()
+    finally:
+        con.close()
+
+
 def report_of(r: SyncReport) -> tuple[object, ...]:
     counts = r.counts
     return (
@@ -105,6 +116,7 @@ def both_ways(
             got = run_sync(set_wise, str(folder))
         # Source paths are the same folder: every table, the syncs' sources included.
         assert fingerprint(set_wise) == fingerprint(per_row)
+        assert stored_order(set_wise) == stored_order(per_row)
         assert report_of(got) == report_of(expected)
         reports.append(report_of(got))
     assert staged_runs and all(staged_runs), "the set-wise read was not taken"
