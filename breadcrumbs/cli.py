@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import gc
 import json
 import os
 import sys
@@ -20,6 +19,7 @@ from typing import Annotated, Any, cast
 import typer
 
 from breadcrumbs.cli_help import Commands
+from breadcrumbs.collector import collector_paused
 from breadcrumbs.errors import BreadcrumbsError
 
 app = typer.Typer(
@@ -75,18 +75,12 @@ def _options(ctx: typer.Context, workspace: WorkspaceOpt = None) -> None:
 # about 25 ms of a follow-up or a digest. These commands resume it themselves, once their
 # modules are imported; every other command at once, before it runs.
 _COLLECTOR_RESUMED_BY_COMMAND = frozenset({"sync", "follow-up", "digest"})
-_collector_paused_at_start: list[bool] = []  # by main(): whether collection was on before
-
-
-def _pause_collector_at_start() -> None:
-    _collector_paused_at_start.append(gc.isenabled())
-    gc.disable()
+_start_up = contextlib.ExitStack()  # main() enters collector_paused() in it
 
 
 def _resume_collector() -> None:
     """Collection on again, as it was before main() paused it (once; no-op otherwise)."""
-    if _collector_paused_at_start and _collector_paused_at_start.pop():
-        gc.enable()
+    _start_up.close()
 
 
 def _workspace(*given: list[Path] | Path | None, default: Path | None = None) -> Any:
@@ -440,7 +434,6 @@ def _follow_up_direct(ws: Any, mode: str, limit: int | None, dry_run: bool, no_s
 
 
 def _follow_up_batch(ws: Any, mode: str, limit: int | None, dry_run: bool, stages: Any) -> Any:
-    from breadcrumbs.collector import collector_paused
     from breadcrumbs.follow_up import run_follow_up
 
     bars: list[Any] = []
@@ -1080,7 +1073,7 @@ def serve(
 
 def main() -> None:
     """Entry point of the `breadcrumbs` console script."""
-    _pause_collector_at_start()
+    _start_up.enter_context(collector_paused())
     try:
         app()
     except BreadcrumbsError as exc:  # raised outside a command's own handling
