@@ -126,19 +126,21 @@ def load_stage(
     rows = len(data.contacts) + len(data.interactions) + len(data.prospects)
     rows += data.staged.sheet.lines if data.staged is not None else 0
     try:
-        with open_store(workspace) as con, collector_paused():
-            counts = load(con, data, source, memory_bound(rows))
-            set_meta(con, FINGERPRINT, fingerprint or "")
-        return SyncReport(source, counts, data.rejects)
+        return _load_once(workspace, data, source, fingerprint, memory_bound(rows))
     except duckdb.OutOfMemoryException:
         pass
     del data  # its records and rejects: the sync read again holds its own
     if again is None:
         profile = load_profile(workspace.profile_path)
         again = lambda: validate_stage(read_stage(source, sheet_reader_for(workspace)), profile)  # noqa: E731
-    data = again()
+    return _load_once(workspace, again(), source, fingerprint, None)
+
+
+def _load_once(
+    workspace: Workspace, data: Validated, source: str, fingerprint: str | None, limit: int | None
+) -> SyncReport:
     with open_store(workspace) as con, collector_paused():
-        counts = load(con, data, source)
+        counts = load(con, data, source, limit)
         set_meta(con, FINGERPRINT, fingerprint or "")
     return SyncReport(source, counts, data.rejects)
 
