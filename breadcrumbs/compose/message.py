@@ -13,6 +13,7 @@ library's generator cost more than everything else in composing put together.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import types
@@ -30,7 +31,8 @@ import jinja2.runtime
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
-from breadcrumbs.compose.constant import Splice, batch_names, splice
+from breadcrumbs.compose import keyed
+from breadcrumbs.compose.constant import PER_EMAIL, Splice, batch_names, splice
 from breadcrumbs.compose.mime import attachment_part, build, encode_header
 from breadcrumbs.errors import TemplateError, UnsafeHeaderError
 from breadcrumbs.profile import Profile
@@ -159,6 +161,15 @@ class _Values:
         # A plain str: autoescape turns it into Markup as it is (it holds nothing to escape).
         return f"bctok{len(self.raw) - 1}x"
 
+    def pairs(self, value: str) -> tuple[str, str]:
+        """(as text, as HTML) of a non-blank str, as finalize records it."""
+        pair = self._pairs.get(value)
+        if pair is None:
+            if len(self._pairs) > 4096:
+                self._pairs.clear()
+            pair = self._pairs[value] = (value, str(escape(value)))
+        return pair
+
     def plain(self, pieces: _Pieces) -> str:
         return _fill(pieces, self.raw, 0)
 
@@ -183,6 +194,17 @@ def _fill(pieces: _Pieces, raw: list[tuple[str, str]], side: int) -> str:
     if not rest:
         return first
     return first + "".join([raw[index][side] + after for index, after in rest])
+
+
+def _join(baked: keyed.Baked, values: list[Any], side: int) -> str:
+    """A baked skeleton with the email's printed values (text or HTML side) joined in."""
+    first, rest = baked
+    if not rest:
+        return first
+    return first + "".join([values[slot][side] + after for slot, after in rest])
+
+
+_NOT_YET: Any = object()
 
 
 class _Fields(dict[str, Any]):
@@ -309,6 +331,11 @@ def _fold(line: str) -> str:
 class Composer:
     """Renders and builds messages for one run: templates are loaded once, not per email."""
 
+    # compose/keyed.py: a key's shape is made when the key comes back (0: at once, as the
+    # tests have it); off, every email goes through Jinja.
+    keyed_after = 1
+    keyed_on = True
+
     def __init__(
         self,
         profile: Profile,
@@ -340,6 +367,11 @@ class Composer:
         )
         self._dates: dict[datetime, str] = {}
         self._templates: dict[str, jinja2.Template] = {}
+        # compose/keyed.py: each template's syntax tree as compiled, the names of its parts
+        # rendered once, and what it reads per email (None: Jinja renders every email).
+        self._trees: dict[str, jinja2.nodes.Template] = {}
+        self._globals: dict[str, frozenset[str]] = {}
+        self._analyses: dict[str, keyed.Analysis | None] = {}
         self._when: dict[date | None, str] = {}  # friendly_when, per day
         self._months: dict[date | None, str] = {}  # _month_name, per first day
         me = profile.me
@@ -420,6 +452,9 @@ class Composer:
             template = self._templates.get(name)
             if template is None:  # loaded once a run: not a stat of its file per email
                 template = self._templates[name] = self._load(name)
+            keyed = self._keyed(name, template, context)
+            if keyed is not None:
+                return self._checked(name, *keyed)
             self._values.raw = []
             skeleton = template.render(context)
         except jinja2.TemplateNotFound:
@@ -428,6 +463,14 @@ class Composer:
             raise TemplateError(f"{name}: {exc.message}") from None
         except jinja2.TemplateError as exc:
             raise TemplateError(f"{name}: {exc}") from None
+        shape = self._shape(skeleton, name)
+        values = self._values
+        return self._checked(
+            name, values.plain(shape[0]), values.plain(shape[1]), values.html(shape[2])
+        )
+
+    def _shape(self, skeleton: str, name: str) -> tuple[_Pieces, _Pieces, _Pieces]:
+        """The skeleton's subject, text and HTML, each cut at its tokens."""
         shape = self._shapes.get(skeleton)
         if shape is None:
             head, body = _split_subject(skeleton, name)
@@ -435,8 +478,96 @@ class Composer:
             if len(self._shapes) > 512:  # many shapes: a cache this size still pays
                 self._shapes.clear()
             shape = self._shapes[skeleton] = (_pieces(head), _pieces(body), _pieces(converted))
-        subject = self._values.plain(shape[0])
-        text = strip_trailing_space(self._values.plain(shape[1]))
+        return shape
+
+    def _keyed(
+        self, name: str, template: jinja2.Template, context: dict[str, Any]
+    ) -> tuple[str, str, str] | None:
+        """(subject, text, HTML) filled into the shape of the email's key without running
+        Jinja (compose/keyed.py), or None: Jinja renders this one."""
+        if not self.keyed_on:
+            return None
+        analysis = self._analyses.get(name, _NOT_YET)
+        if analysis is _NOT_YET:
+            analysis = self._analyses[name] = self._analyse(name)
+        if analysis is None:
+            return None
+        found = analysis.key(context, _Fields)
+        if found is None:
+            return None
+        key, printed = found
+        baked = analysis.shapes.get(key, _NOT_YET)
+        if baked is _NOT_YET:
+            if self.keyed_after and key not in analysis.seen:  # seen once: may not return
+                if len(analysis.seen) > 4096:
+                    analysis.seen.clear()
+                analysis.seen.add(key)
+                return None
+            if len(analysis.shapes) > 512:
+                analysis.shapes.clear()
+            baked = analysis.shapes[key] = self._bake(name, template, context, analysis, key)
+        if baked is None:
+            return None
+        pairs = self._values.pairs
+        values = [pairs(value) if value is not None else None for value in printed]
+        subject, text, html = baked
+        return _join(subject, values, 0), _join(text, values, 0), _join(html, values, 1)
+
+    def _analyse(self, name: str) -> keyed.Analysis | None:
+        tree = self._trees.get(name)
+        if tree is None:
+            return None
+        batch = {"me": self._me, "today": self.today, **self._shared}
+        readable = batch_names(batch) | set(self._globals.get(name, ())) | {"range", "dict"}
+        try:
+            return keyed.analyse(tree, PER_EMAIL, readable - PER_EMAIL)
+        except Exception:  # any doubt: Jinja renders every email
+            return None
+
+    def _bake(
+        self,
+        name: str,
+        template: jinja2.Template,
+        context: dict[str, Any],
+        analysis: keyed.Analysis,
+        key: tuple[Any, ...],
+    ) -> tuple[keyed.Baked, keyed.Baked, keyed.Baked] | None:
+        """The key's shape: one render through Jinja with each printed value a probe."""
+        probed = dict(context)
+        probes: dict[str, int] = {}
+        slot = 0
+        for (root, attribute, uses), mark in zip(analysis.paths, key, strict=True):
+            if not uses & keyed.OUTPUT or uses & keyed.VALUE:
+                continue
+            if mark is keyed.PRINTED:
+                assert attribute is not None
+                fields = _Fields(probed[root])
+                fields[attribute] = probe = keyed.PROBE.format(slot)
+                probed[root] = fields
+                probes[probe] = slot
+            slot += 1
+        try:
+            self._values.raw = []
+            skeleton = template.render(probed)
+            raw = self._values.raw
+            shape = self._shape(skeleton, name)
+        except Exception:
+            return None
+        finally:
+            self._values.raw = []
+        for text, html in raw:
+            if text not in probes and (keyed.PROBE_MARK in text or keyed.PROBE_MARK in html):
+                return None  # a probe inside another value: not provably the same
+        return (
+            keyed.bake(shape[0], raw, probes.get, 0),
+            keyed.bake(shape[1], raw, probes.get, 0),
+            keyed.bake(shape[2], raw, probes.get, 1),
+        )
+
+    def _checked(self, name: str, subject: str, text: str, html: str) -> tuple[str, str, str]:
+        """The filled subject and parts, checked as every email is: the text part without
+        trailing spaces, no placeholder left, a body."""
+        text = strip_trailing_space(text)
         leftover = _PLACEHOLDER.search(subject + "\n" + text)
         if leftover:
             # Never send "Hi {{first_name}}": a cell pasted from another mail-merge tool, or a
@@ -444,7 +575,6 @@ class Composer:
             raise TemplateError(
                 f"{name}: the email would contain an unfilled placeholder {leftover.group()!r}"
             )
-        html = self._values.html(shape[2])
         if not text.strip():
             raise TemplateError(f"{name}: the body is empty")
         return subject, text, html
@@ -465,9 +595,12 @@ class Composer:
             spliced = None
         if spliced is not None:
             return spliced
-        return env.template_class.from_code(
+        template = env.template_class.from_code(
             env, env.compile(source, name, filename), dict(env.globals)
         )
+        with contextlib.suppress(Exception):  # compose/keyed.py's tree: parsed again
+            self._trees[name] = env.parse(source, name, filename)
+        return template
 
     def _spliced(self, source: str, name: str, filename: str | None) -> jinja2.Template | None:
         env = self._env
@@ -489,6 +622,8 @@ class Composer:
             return None
         tree, parts = done
         code = env.compile(tree, name, filename)
+        self._trees[name] = tree
+        self._globals[name] = frozenset(parts)
         return env.template_class.from_code(env, code, {**env.globals, **parts})
 
     def _date(self, when: datetime) -> str:
