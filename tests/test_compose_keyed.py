@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from breadcrumbs.compose import keyed, message
+from breadcrumbs.compose import keyed, message, mime
 from breadcrumbs.compose.constant import PER_EMAIL
 from breadcrumbs.compose.message import DEFAULT_TEMPLATES, Composer
 from tests import compose_reference
@@ -269,3 +269,34 @@ def test_monthly_updates_filled_by_key_say_what_jinja_says() -> None:
     full, _ = compose_all(None, MONTHLY, keyed_on=False)
     assert filled == full
     assert composer.filled > len(MONTHLY)
+
+
+_WORDS = st.text(alphabet=" \t\nab=.é\u00a0-", max_size=90)
+_VALUES = st.text(alphabet=" \tab=é<&-", min_size=1, max_size=90)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _WORDS,
+    st.lists(st.tuples(st.integers(0, 2), _WORDS), max_size=6),
+    st.lists(_VALUES, min_size=3, max_size=3),
+    st.booleans(),
+)
+def test_a_part_planned_by_line_is_its_text_and_encoding_as_mime_gives_them(
+    first: str, rest: list[tuple[int, str]], values: list[str], strip: bool
+) -> None:
+    """keyed.plan_lines and the composer's fill of it against the filled text encoded
+    whole by mime.qp (and strip_trailing_space for the text part): long lines (soft breaks),
+    trailing spaces and tabs, '=' and non-ASCII, values at a line's start, end, or alone."""
+    baked = (first, tuple(rest))
+    plan = keyed.plan_lines(baked, strip, mime.qp_line)
+    pairs = [(v, v.replace("&", "&amp;")) for v in values]
+    side = 0 if strip else 1
+    whole = message._join(baked, pairs, side)
+    if plan is None:
+        assert whole.count("\n") < 2
+        return
+    text, encoded = message._fill_lines(plan, pairs, side, strip)
+    expected = message.strip_trailing_space(whole) if strip else whole
+    assert text == expected
+    assert encoded == mime.qp(expected)

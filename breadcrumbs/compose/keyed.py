@@ -92,9 +92,7 @@ class Analysis:
         self.shapes: dict[tuple[Any, ...], Any] = {}
         self.seen: set[tuple[Any, ...]] = set()
 
-    def key(
-        self, context: dict[str, Any], fields: Any
-    ) -> tuple[tuple[Any, ...], list[Any]] | None:
+    def key(self, context: dict[str, Any], fields: Any) -> tuple[tuple[Any, ...], list[Any]] | None:
         """The email's key and its printed values (one per printed path, in order; None
         for a printed path that is not a non-blank str this time), or None when a value is
         not what the analysis assumed (missing, of another type): then Jinja renders it."""
@@ -258,3 +256,72 @@ def bake(
         (out[i][0], out[i + 1][1] if i + 1 < len(out) else current) for i in range(len(out))
     )
     return head, turned
+
+
+# A part's body planned by line for quoted-printable (mime.qp encodes a body a line at a
+# time, the last two lines together): runs of lines without a printed value are one constant
+# (their text, their encoding), a line with one is (its baked words, the last of the body).
+# Filled, it gives the part's text (the text part without trailing spaces, as
+# strip_trailing_space leaves it) and its encoding, the bytes mime.qp gives for that text.
+Unit = tuple[str, bytes] | tuple[Baked, bool]
+Plan = tuple[Unit, ...]
+
+
+def plan_lines(baked: Baked, strip: bool, encode: Callable[[str], bytes]) -> Plan | None:
+    """`baked` cut into mime.qp's units; None when it has fewer than three lines or a
+    carriage return (mime.qp then encodes it whole, or changes its line ends first)."""
+    first, rest = baked
+    if "\r" in first or any("\r" in after for _, after in rest):
+        return None
+    # The body as lines, each a list of words and slots.
+    lines: list[list[str | int]] = [[]]
+    for piece in (first, *[x for slot, after in rest for x in (slot, after)]):
+        if isinstance(piece, int):
+            lines[-1].append(piece)
+            continue
+        head, *more = piece.split("\n")
+        lines[-1].append(head)
+        lines.extend([line] for line in more)
+    if len(lines) < 3:
+        return None
+    last = lines.pop()
+    lines[-1] = [*lines[-1], "\n", *last]
+    units: list[Unit] = []
+    constant_text: list[str] = []
+    constant_code: list[bytes] = []
+    for index, line in enumerate(lines):
+        final = index == len(lines) - 1
+        if not final:
+            line = [*line, "\n"]
+        if all(isinstance(x, str) for x in line):
+            text = "".join(x for x in line if isinstance(x, str))
+            if strip:
+                text = _strip(text)
+            constant_text.append(text)
+            constant_code.append(encode(text))
+            continue
+        if constant_text:
+            units.append(("".join(constant_text), b"".join(constant_code)))
+            constant_text, constant_code = [], []
+        units.append((_baked(line), final))
+    if constant_text:
+        units.append(("".join(constant_text), b"".join(constant_code)))
+    return tuple(units)
+
+
+def _baked(line: list[str | int]) -> Baked:
+    words = ""
+    out: list[tuple[int, str]] = []
+    for x in line:
+        if isinstance(x, int):
+            out.append((x, ""))
+        elif out:
+            out[-1] = (out[-1][0], out[-1][1] + x)
+        else:
+            words += x
+    return words, tuple(out)
+
+
+def _strip(text: str) -> str:
+    """strip_trailing_space of a unit: each of its lines without trailing spaces or tabs."""
+    return "\n".join([line.rstrip(" \t") for line in text.split("\n")])

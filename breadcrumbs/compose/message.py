@@ -33,7 +33,7 @@ from markupsafe import Markup, escape
 
 from breadcrumbs.compose import keyed
 from breadcrumbs.compose.constant import PER_EMAIL, Splice, batch_names, splice
-from breadcrumbs.compose.mime import attachment_part, build, encode_header
+from breadcrumbs.compose.mime import attachment_part, build, encode_header, qp_line
 from breadcrumbs.errors import TemplateError, UnsafeHeaderError
 from breadcrumbs.profile import Profile
 from breadcrumbs.records import Composed, Due, OutgoingEmail
@@ -204,6 +204,28 @@ def _join(baked: keyed.Baked, values: list[Any], side: int) -> str:
     return first + "".join([values[slot][side] + after for slot, after in rest])
 
 
+def _fill_lines(lines: keyed.Plan, values: list[Any], side: int, strip: bool) -> tuple[str, bytes]:
+    """A part planned by line (keyed.plan_lines) with the email's printed values: its text
+    (without trailing spaces when `strip`) and mime.qp's encoding of that text."""
+    texts: list[str] = []
+    codes: list[bytes] = []
+    for words, code in lines:
+        if type(words) is str:
+            texts.append(words)
+            codes.append(code)  # type: ignore[arg-type]
+            continue
+        text = _join(words, values, side)  # type: ignore[arg-type]
+        if strip:
+            text = "\n".join([line.rstrip(" \t") for line in text.split("\n")])
+        texts.append(text)
+        codes.append(qp_line(text))
+    return "".join(texts), b"".join(codes)
+
+
+# A key's shape: the subject, text and HTML baked (keyed.bake), and the text and HTML
+# planned by line (keyed.plan_lines; None: encoded whole by mime.build).
+_Baked = tuple[keyed.Baked, keyed.Baked, keyed.Baked, keyed.Plan | None, keyed.Plan | None]
+
 _NOT_YET: Any = object()
 
 
@@ -372,6 +394,9 @@ class Composer:
         self._trees: dict[str, jinja2.nodes.Template] = {}
         self._globals: dict[str, frozenset[str]] = {}
         self._analyses: dict[str, keyed.Analysis | None] = {}
+        # The last render's text and HTML as quoted-printable, when the keyed path made
+        # them (mime.build encodes them otherwise).
+        self._encoded: tuple[bytes, bytes] | None = None
         self._when: dict[date | None, str] = {}  # friendly_when, per day
         self._months: dict[date | None, str] = {}  # _month_name, per first day
         me = profile.me
@@ -444,6 +469,7 @@ class Composer:
 
     def render(self, due: Due) -> tuple[str, str, str]:
         """(subject, text body, html body), or TemplateError naming what failed."""
+        self._encoded = None
         name = TEMPLATE_FILES.get(due.kind)
         if name is None:
             raise TemplateError(f"no template for emails of kind {due.kind!r}")
@@ -482,9 +508,10 @@ class Composer:
 
     def _keyed(
         self, name: str, template: jinja2.Template, context: dict[str, Any]
-    ) -> tuple[str, str, str] | None:
-        """(subject, text, HTML) filled into the shape of the email's key without running
-        Jinja (compose/keyed.py), or None: Jinja renders this one."""
+    ) -> tuple[str, str, str, bool] | None:
+        """(subject, text, HTML, whether the text has its trailing spaces cut already)
+        filled into the shape of the email's key without running Jinja (compose/keyed.py),
+        or None: Jinja renders this one. With its parts' encodings in `_encoded`."""
         if not self.keyed_on:
             return None
         analysis = self._analyses.get(name, _NOT_YET)
@@ -510,8 +537,17 @@ class Composer:
             return None
         pairs = self._values.pairs
         values = [pairs(value) if value is not None else None for value in printed]
-        subject, text, html = baked
-        return _join(subject, values, 0), _join(text, values, 0), _join(html, values, 1)
+        subject, text, html, text_lines, html_lines = baked
+        if (  # a value's line break would change the lines: encoded whole
+            text_lines is not None
+            and html_lines is not None
+            and not any(v is not None and ("\n" in v or "\r" in v) for v in printed)
+        ):
+            plain, plain_qp = _fill_lines(text_lines, values, 0, True)
+            marked, marked_qp = _fill_lines(html_lines, values, 1, False)
+            self._encoded = (plain_qp, marked_qp)
+            return _join(subject, values, 0), plain, marked, True
+        return _join(subject, values, 0), _join(text, values, 0), _join(html, values, 1), False
 
     def _analyse(self, name: str) -> keyed.Analysis | None:
         tree = self._trees.get(name)
@@ -531,7 +567,7 @@ class Composer:
         context: dict[str, Any],
         analysis: keyed.Analysis,
         key: tuple[Any, ...],
-    ) -> tuple[keyed.Baked, keyed.Baked, keyed.Baked] | None:
+    ) -> _Baked | None:
         """The key's shape: one render through Jinja with each printed value a probe."""
         probed = dict(context)
         probes: dict[str, int] = {}
@@ -558,16 +594,23 @@ class Composer:
         for text, html in raw:
             if text not in probes and (keyed.PROBE_MARK in text or keyed.PROBE_MARK in html):
                 return None  # a probe inside another value: not provably the same
+        body = keyed.bake(shape[1], raw, probes.get, 0)
+        marked = keyed.bake(shape[2], raw, probes.get, 1)
         return (
             keyed.bake(shape[0], raw, probes.get, 0),
-            keyed.bake(shape[1], raw, probes.get, 0),
-            keyed.bake(shape[2], raw, probes.get, 1),
+            body,
+            marked,
+            keyed.plan_lines(body, True, qp_line),
+            keyed.plan_lines(marked, False, qp_line),
         )
 
-    def _checked(self, name: str, subject: str, text: str, html: str) -> tuple[str, str, str]:
+    def _checked(
+        self, name: str, subject: str, text: str, html: str, stripped: bool = False
+    ) -> tuple[str, str, str]:
         """The filled subject and parts, checked as every email is: the text part without
         trailing spaces, no placeholder left, a body."""
-        text = strip_trailing_space(text)
+        if not stripped:
+            text = strip_trailing_space(text)
         leftover = _PLACEHOLDER.search(subject + "\n" + text)
         if leftover:
             # Never send "Hi {{first_name}}": a cell pasted from another mail-merge tool, or a
@@ -652,6 +695,7 @@ class Composer:
             html,
             msg_id,
             self._card,
+            self._encoded,
         )
         verify_headers(raw, to_addr)
         return Composed(

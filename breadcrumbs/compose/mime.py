@@ -58,6 +58,16 @@ def qp(text: str) -> bytes:
 _ENCODED: dict[str, bytes] = {}  # a line (with its line end) -> its encoding
 
 
+def qp_line(line: str) -> bytes:
+    """qp's encoding of one of its pieces (a line with its line end, or the last two)."""
+    encoded = _ENCODED.get(line)
+    if encoded is None:
+        if len(_ENCODED) > 16384:
+            _ENCODED.clear()
+        encoded = _ENCODED[line] = _qp(line)
+    return encoded
+
+
 def _qp(text: str) -> bytes:
     data = text.replace("\n", CRLF).encode("utf-8")
     return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
@@ -87,10 +97,12 @@ def build(
     html: str,
     message_id: str,
     attachment: bytes | None = None,
+    encoded: tuple[bytes, bytes] | None = None,
 ) -> bytes:
     """The whole message: headers, then multipart/alternative (text, HTML), and, when given,
     a pre-built attachment part inside multipart/mixed. Boundaries are the message's own
-    (from its Message-ID); everything else but the values is constant bytes, joined once."""
+    (from its Message-ID); everything else but the values is constant bytes, joined once.
+    `encoded`: qp(text) and qp(html), when the caller has them already."""
     seed = hashlib.sha256(message_id.encode("ascii")).hexdigest()[:24].encode("ascii")
     alt = b"--=_alt_" + seed
     head = "".join([f"{name}: {value}{CRLF}" for name, value in headers]).encode("ascii")
@@ -99,7 +111,8 @@ def build(
     else:
         pieces = [head, _MIXED, seed, b'"\r\n\r\n--=_mix_', seed, _MIXED_ALTERNATIVE, seed]
         pieces.append(b'"\r\n\r\n')
-    pieces += [alt, _TEXT_HEAD, qp(text), b"\r\n", alt, _HTML_HEAD, qp(html), b"\r\n"]
+    text_qp, html_qp = encoded if encoded is not None else (qp(text), qp(html))
+    pieces += [alt, _TEXT_HEAD, text_qp, b"\r\n", alt, _HTML_HEAD, html_qp, b"\r\n"]
     pieces += [alt, b"--\r\n"]
     if attachment is not None:
         pieces += [b"--=_mix_", seed, b"\r\n", attachment, b"\r\n--=_mix_", seed, b"--\r\n"]
