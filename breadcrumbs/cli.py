@@ -462,24 +462,24 @@ def _follow_up_batch(ws: Any, mode: str, limit: int | None, dry_run: bool, stage
 
 
 def _print_follow_up(report: Any, ws: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from breadcrumbs.plain_print import Printer
 
-    console = Console()
+    console = Printer()  # rich's output, without rich when it would be plain text
     for note in report.notes:
         console.print(note)
     shown = 40  # a long batch gets its first rows and a count, not ten thousand lines
     if report.outcomes:
-        table = Table(title=f"Follow-up ({report.mode}{', dry run' if report.dry_run else ''})")
-        table.add_column("to", overflow="fold")
-        for column in ("kind", "subject", "state", "why"):
-            table.add_column(column)
-        for o in report.outcomes[:shown]:
+        rows = [
             # A delivered row's reason is its file name or provider id: the folder is
             # printed once below, so only a row that did not go gets a why.
-            why = "" if o.state in ("written", "drafted", "sent") else o.reason
-            table.add_row(o.to, o.kind, o.subject, o.state, why)
-        console.print(table)
+            (o.to, o.kind, o.subject, o.state, _why(o))
+            for o in report.outcomes[:shown]
+        ]
+        console.table(
+            f"Follow-up ({report.mode}{', dry run' if report.dry_run else ''})",
+            [("to", "fold"), *((c, "ellipsis") for c in ("kind", "subject", "state", "why"))],
+            rows,
+        )
         if len(report.outcomes) > shown:
             console.print(
                 f"... and {len(report.outcomes) - shown} more: `{_command(ws, 'status')}`"
@@ -567,24 +567,24 @@ def digest(
     _print_digest(report, ws)
 
 
-def _print_digest(report: Any, ws: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _why(outcome: Any) -> Any:
+    return "" if outcome.state in ("written", "drafted", "sent") else outcome.reason
 
-    console = Console()
+
+def _print_digest(report: Any, ws: Any) -> None:
+    from breadcrumbs.plain_print import Printer
+
+    console = Printer()  # rich's output, without rich when it would be plain text
     for note in report.notes:
         console.print(note)
     label = "decided now" if report.first_run else "decided earlier"
     console.print(f"Monthly update {report.month}: {report.listed} on the list ({label})")
     if report.outcomes:
-        table = Table(title=f"Updates ({report.mode}{', dry run' if report.dry_run else ''})")
-        table.add_column("to", overflow="fold")
-        for column in ("name", "state", "why"):
-            table.add_column(column)
-        for o in report.outcomes[:40]:
-            why = "" if o.state in ("written", "drafted", "sent") else o.reason
-            table.add_row(o.to, o.name, o.state, why)
-        console.print(table)
+        console.table(
+            f"Updates ({report.mode}{', dry run' if report.dry_run else ''})",
+            [("to", "fold"), ("name", "ellipsis"), ("state", "ellipsis"), ("why", "ellipsis")],
+            [(o.to, o.name, o.state, _why(o)) for o in report.outcomes[:40]],
+        )
         if len(report.outcomes) > 40:
             console.print(f"... and {len(report.outcomes) - 40} more: `breadcrumbs status`")
     elif not report.notes:
