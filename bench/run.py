@@ -50,6 +50,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--only", default=",".join(CASES))
     parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument(
+        "--beside",
+        type=Path,
+        default=None,
+        help="another version's source tree (e.g. `git archive main`): the readme and digest "
+        "cases also run its whole processes, alternately with this one's, in the same rounds",
+    )
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--conversations", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
@@ -71,6 +78,13 @@ def main() -> None:
     # the package's modules afresh, about 0.04 CPU-s of each (issue 11, branch fastpath).
     for package in ("breadcrumbs", "flows"):
         compileall.compile_dir(ROOT / package, quiet=1)
+        if args.beside is not None:
+            compileall.compile_dir(args.beside / package, quiet=1)
+    beside = None
+    if args.beside is not None:
+        # Its own code first on the path; the same interpreter, packages and bin/ as ours.
+        path = os.pathsep.join([str(args.beside.resolve()), env["PYTHONPATH"]])
+        beside = readme.Beside(args.beside.name, {**env, "PYTHONPATH": path})
     results = Results(command="python -m bench.run " + " ".join(sys.argv[1:]))
     (ROOT / ".bench").mkdir(exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="run-", dir=ROOT / ".bench"))
@@ -81,9 +95,9 @@ def main() -> None:
             if name == "help":
                 help_case(results, env)
             elif name == "readme":
-                readme.case(results, folder, args.people, BIN, env)
+                readme.case(results, folder, args.people, BIN, env, beside)
             elif name == "digest":
-                readme.digest_case(results, folder, args.people, BIN, env)
+                readme.digest_case(results, folder, args.people, BIN, env, beside)
             elif name == "prefect":
                 prefect_overhead.case(results, folder, args.people, BIN, env)
             elif name == "gmail":
