@@ -84,8 +84,9 @@ with one_opening(ws), open_store(ws) as con:
             referred, {"today": today, "since": since, "only": None}).fetchall(),
         "monthly query (execute+fetch)": lambda: con.execute(
             detect.MONTHLY_SQL, monthly).fetchall(),
-        "monthly query, deciding columns (execute+fetch)": lambda: con.execute(
-            getattr(detect, "MONTHLY_DECIDE_SQL", "SELECT 1"), monthly).fetchall(),
+        "monthly query, deciding columns (execute+fetch; main: none)": lambda: con.execute(
+            detect.MONTHLY_DECIDE_SQL, monthly).fetchall()
+            if hasattr(detect, "MONTHLY_DECIDE_SQL") else [],
         "find_monthly_candidates (both + quiet split)": lambda: detect.find_monthly_candidates(
             con, today, month, et, me, "first")[0],
         "apply_etiquette (monthly)": lambda: detect.apply_etiquette(
