@@ -60,7 +60,10 @@ for _ in range(3):
     took = (time.process_time() - cpu, time.perf_counter() - wall)
     best = min(best or took, took)
 print(f"{best[0]:6.3f} CPU-s {best[1]:6.3f} wall-s  {'':>8}      open_store (once a stage)")
-with open_store(ws) as con:
+# Held as the CLI's digest holds it (the month's list reads what its updates show as they
+# are built); the lists of a follow-up read nothing later.
+from breadcrumbs.store.database import one_opening
+with one_opening(ws), open_store(ws) as con:
     found = detect.find_candidates(con, today, et, me)
     cold = detect.going_cold(con, today, et, me)
     candidates, quiet = detect.find_monthly_candidates(con, today, month, et, me, "first")
@@ -81,6 +84,9 @@ with open_store(ws) as con:
             referred, {"today": today, "since": since, "only": None}).fetchall(),
         "monthly query (execute+fetch)": lambda: con.execute(
             detect.MONTHLY_SQL, monthly).fetchall(),
+        "monthly query, deciding columns (execute+fetch; main: none)": lambda: con.execute(
+            detect.MONTHLY_DECIDE_SQL, monthly).fetchall()
+            if hasattr(detect, "MONTHLY_DECIDE_SQL") else [],
         "find_monthly_candidates (both + quiet split)": lambda: detect.find_monthly_candidates(
             con, today, month, et, me, "first")[0],
         "apply_etiquette (monthly)": lambda: detect.apply_etiquette(
@@ -131,18 +137,23 @@ def synced(folder: Path, contacts: int, conversations: int) -> Path:
     return ws
 
 
-def measure(ws: Path, which: str, repeat: int, code: Path = ROOT) -> dict[str, Any]:
+def measure(
+    ws: Path, which: str, repeat: int, code: Path = ROOT, closed: bool = False
+) -> dict[str, Any]:
     """Least of `repeat` fresh processes (wall and CPU seconds), and the highest peak."""
-    return measure_pair(ws, which, repeat, [code])[0]
+    return measure_pair(ws, which, repeat, [code], closed)[0]
 
 
-def measure_pair(ws: Path, which: str, repeat: int, codes: list[Path]) -> list[dict[str, Any]]:
+def measure_pair(
+    ws: Path, which: str, repeat: int, codes: list[Path], closed: bool = False
+) -> list[dict[str, Any]]:
     """Each checkout's least of `repeat` fresh processes, the runs taking turns (one of each,
     then again) so that both see the same load; CPU seconds the least too."""
     best: list[dict[str, Any]] = [{} for _ in codes]
     for _ in range(repeat):
         for n, code in enumerate(codes):
-            done = run([sys.executable, "-c", scale.DETECT, str(ws), which], ws, env(code))
+            how = ["closed"] if closed else []
+            done = run([sys.executable, "-c", scale.DETECT, str(ws), which, *how], ws, env(code))
             got = last_json(done.stdout)
             got["cpu"] = done.cpu
             print(code, got, flush=True)
@@ -169,6 +180,11 @@ def main() -> None:
     )
     parser.add_argument("--steps", action="store_true", help="CPU seconds per step instead")
     parser.add_argument("--list", default="all", choices=("all", "follow-up", "cold", "monthly"))
+    parser.add_argument(
+        "--closed",
+        action="store_true",
+        help="the month's stage in its own opening (as `due` runs it), not one held on",
+    )
     args = parser.parse_args()
     ws = synced(args.folder.resolve(), args.contacts, args.conversations)
     if args.steps:
@@ -177,14 +193,14 @@ def main() -> None:
         return
     if args.baseline:
         ours, base = measure_pair(
-            ws, args.list, args.repeat, [args.code.resolve(), args.baseline.resolve()]
+            ws, args.list, args.repeat, [args.code.resolve(), args.baseline.resolve()], args.closed
         )
         print(f"least of {args.repeat}, {args.code}: {ours}")
         print(f"least of {args.repeat}, {args.baseline}: {base}")
         for key in ("seconds", "cpu", "peak"):
             print(f"{key}: {ours[key]:.2f} vs {base[key]:.2f}, ratio {ours[key] / base[key]:.2f}")
         return
-    best = measure(ws, args.list, args.repeat, args.code.resolve())
+    best = measure(ws, args.list, args.repeat, args.code.resolve(), args.closed)
     print(f"least of {args.repeat}: {best}")
 
 

@@ -540,26 +540,31 @@ def digest(
             )
         else:
             from breadcrumbs.digest import DigestStages, compose_stage, detect_stage, run_digest
+            from breadcrumbs.store.database import one_opening
             from breadcrumbs.sync import run_sync
 
             _resume_collector()
-            opening, detected = _opened_until_detected(ws, mode.value)
-            delivery = contextlib.ExitStack()
-            with opening, delivery:
+            # One opening from the sync's look at the sheet to the end of delivery: compose
+            # holds the store throughout already (the month's shared part, then the ledger's
+            # rows), so detection keeps what an update only shows in it, read as updates are
+            # built (detect.py, issue 11), and delivery goes on in the same opening, one
+            # checkpoint of the month's rows instead of two. Not for the Gmail modes (they
+            # read the mailbox first), nor a workspace with no database yet (the look would
+            # create one): compose opens it then.
+            opening = contextlib.ExitStack()
+            held = mode is Mode.outbox and ws.db_path.exists()
+            if held:
+                opening.enter_context(one_opening(ws))
+            with opening:
                 if not no_sync:
                     _print_sync(run_sync(ws, skip_unchanged=True), ws)
 
                 def compose(workspace: Any, *args: Any) -> Any:
-                    # Compose holds the store throughout already (the month's shared
-                    # part, then the ledger's rows): delivery goes on in the same opening,
-                    # one checkpoint of the month's rows instead of two (issue 11).
-                    if mode is Mode.outbox:
-                        from breadcrumbs.store.database import one_opening
-
-                        delivery.enter_context(one_opening(workspace))
+                    if mode is Mode.outbox and not held:
+                        opening.enter_context(one_opening(workspace))
                     return compose_stage(workspace, *args)
 
-                stages = DigestStages(detect=detected(detect_stage), compose=compose)
+                stages = DigestStages(detect=detect_stage, compose=compose)
                 report = run_digest(ws, month, mode.value, limit, dry_run, stages=stages)
     except BreadcrumbsError as exc:
         _fail(exc)

@@ -8,7 +8,9 @@ no more than `daily_cap` a day.
 
 from __future__ import annotations
 
+import itertools
 import json
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from breadcrumbs.profile import Etiquette
 from breadcrumbs.records import Due, Lazy
-from breadcrumbs.store import derived
+from breadcrumbs.store import database, derived
 
 if TYPE_CHECKING:
     import duckdb
@@ -178,15 +180,17 @@ live_touch AS (
 # One join of contact_facts gives both the last talk and, with the live touches, the last
 # touch; the month's ledger rows and skips are read by the contact their key names (keys
 # are `monthly:<contact>:<month>`), not by a key built for each of 100,000 people.
-_MONTHLY = f"""
-WITH ahead AS (
+_AHEAD = """
+ahead AS (
     -- The latest conversation on or before today of the few people whose latest one
     -- (contact_facts') is dated after today.
     SELECT contact_id, max(date) AS date,
-           arg_max({{'kind': kind, 'topic': topic}}, (date, source_row)) AS talk
+           arg_max({'kind': kind, 'topic': topic}, (date, source_row)) AS talk
     FROM interactions WHERE date <= $today AND contact_id IN (
         SELECT contact_id FROM contact_facts WHERE last_talk_on > $today)
-    GROUP BY contact_id),
+    GROUP BY contact_id)"""
+_MONTHLY = f"""
+WITH {_AHEAD},
 {_LIVE_TOUCH},
 month_rows AS (
     SELECT substr(key, 9, length(key) - 9 - length($month)) AS contact_id, state
@@ -236,6 +240,18 @@ MONTHLY_SQL = _MONTHLY.replace(
 _MONTHLY_APART_SQL = _MONTHLY.replace(
     "{shown}", f"list_value({_SHOWN.format(day=f'CAST({_DAY} AS VARCHAR)')})"
 )
+# The month's list while the store stays open after detection (`one_opening`: the CLI's
+# digest holds it through compose and delivery): the same rows, in the same order, with the
+# last talk's day (the reason says it) where `shown` was; what an update only shows, and
+# what came of the reader's referrals, are read when updates are built (`_Shown`).
+MONTHLY_DECIDE_SQL = _MONTHLY.replace("{shown}", _DAY)
+_SHOWN_SQL = f"""
+WITH {_AHEAD}
+SELECT c.contact_id, c.name, c.first_name, coalesce(c.company, ''), coalesce(c.title, ''),
+       coalesce({_TALK.format("kind")}, ''), coalesce({_TALK.format("topic")}, '')
+FROM contacts c JOIN contact_facts f USING (contact_id) LEFT JOIN ahead a USING (contact_id)
+WHERE {{which}}
+"""
 
 
 def _packed(rows: list[tuple[Any, ...]]) -> bool:
@@ -252,17 +268,19 @@ def _packed(rows: list[tuple[Any, ...]]) -> bool:
 # readers; a referred name is JSON-quoted, so any character in it comes back as it was.
 # One `concat` (a NULL day is "", a day its ISO text) builds an entry: 0.06 s less than
 # chaining `||` over 270,000 entries, each link a string of its own.
-REFERRED_SQL = """
+_DELIVERED = """
+    SELECT contact_id, max(delivered_on) AS wrote_on FROM messages
+    WHERE state IN ('sent', 'written') AND delivered_on BETWEEN $since AND $today
+    GROUP BY contact_id"""
+_MAILED = """
+    SELECT email, max(touched_on) AS wrote_on FROM mailbox_touches
+    WHERE direction = 'out' AND touched_on BETWEEN $since AND $today GROUP BY email"""
+_REFERRED = """
 WITH talked AS (
     SELECT contact_id, max(date) AS talked_on FROM {talks}
     WHERE date BETWEEN $since AND $today GROUP BY contact_id),
-delivered AS (
-    SELECT contact_id, max(delivered_on) AS wrote_on FROM messages
-    WHERE state IN ('sent', 'written') AND delivered_on BETWEEN $since AND $today
-    GROUP BY contact_id),
-mailed AS (
-    SELECT email, max(touched_on) AS wrote_on FROM mailbox_touches
-    WHERE direction = 'out' AND touched_on BETWEEN $since AND $today GROUP BY email),
+delivered AS ({delivered}),
+mailed AS ({mailed}),
 referred AS (
     SELECT p.referrer_id, p.name, p.seq, tk.talked_on,
            greatest(d.wrote_on, ml.wrote_on) AS wrote_on
@@ -270,7 +288,7 @@ referred AS (
     LEFT JOIN talked tk ON tk.contact_id = p.referred_id
     LEFT JOIN delivered d ON d.contact_id = p.referred_id
     LEFT JOIN mailed ml ON ml.email = p.email
-    WHERE ($only IS NULL OR p.referrer_id = $only))
+    WHERE {which})
 SELECT referrer_id, '[' || string_agg(concat(
     '[', seq, ',', coalesce(to_json(name), 'null'), ',"', talked_on, '","', wrote_on, '"]'),
     ',') || ']'
@@ -278,6 +296,11 @@ SELECT referrer_id, '[' || string_agg(concat(
 FROM referred WHERE (talked_on IS NOT NULL OR wrote_on IS NOT NULL) AND seq IS NOT NULL
 GROUP BY referrer_id
 """
+REFERRED_SQL = (
+    _REFERRED.replace("{delivered}", _DELIVERED)
+    .replace("{mailed}", _MAILED)
+    .replace("{which}", "($only IS NULL OR p.referrer_id = $only)")
+)
 
 COLD_SQL = f"""
 WITH {_LAST_TOUCH}
@@ -417,6 +440,89 @@ def _referred(entries: str | None) -> tuple[tuple[str, str, str], ...]:
     return tuple([(e[1], e[2], e[3]) for e in sorted(_JSON.raw_decode(entries)[0])])
 
 
+_FIRST_CHUNK = 1024  # updates whose shown fields the first one built reads with it
+_names = itertools.count()
+
+
+class _Shown:
+    """What the month's updates only show, read from the store when the first is built,
+    while it is held open (store.database.one_opening; issue 11): name, first name,
+    company, title, the last talk's kind and topic (`_SHOWN_SQL`), and what came of each
+    reader's referrals (REFERRED_SQL). The first update built reads its own and the first
+    `_FIRST_CHUNK` of the list's (a run composes the daily cap's worth); the next miss
+    reads every reader's. Whatever is unread when the store closes is read then
+    (`when_closing`), so the items are the same whenever they are built.
+
+    A referral "came of something" when its person was talked with (the sheet: only a sync
+    changes it, and none runs while the store is held) or written to within the window:
+    the ledger and mailbox part is copied to two small temporary tables as the month is
+    decided, so an update built after delivery says what it would have said before it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, talks: str, params: dict[str, Any]) -> None:
+        self.con, self.params = con, params
+        self.ids: list[str] = []
+        self._shown: dict[str, tuple[Any, ...]] = {}
+        self._came_of: dict[str, str] = {}
+        self._reads = 0
+        self._tables: tuple[str, ...] = ()
+        mine = weakref.WeakMethod(self._read_all)  # a list no longer kept is not read
+        self.held = database.when_closing(con, lambda: (lambda m: m and m())(mine()))
+        if not self.held:
+            return
+        n = next(_names)
+        self._tables = (f"bc_month_delivered_{n}", f"bc_month_mailed_{n}")
+        window = {k: params[k] for k in ("since", "today")}
+        for table, sql in zip(self._tables, (_DELIVERED, _MAILED), strict=True):
+            con.execute(f"CREATE TEMP TABLE {table} AS {sql}", window)
+        self._referred = (
+            _REFERRED.replace("{delivered}", f"SELECT * FROM {self._tables[0]}")
+            .replace("{mailed}", f"SELECT * FROM {self._tables[1]}")
+            .replace("{talks}", talks)
+        )
+
+    def shown(self, r: tuple[Any, ...]) -> Sequence[Any]:
+        """(name, first name, company, title, day, kind, topic) of a decided row (its
+        last talk's day is the row's own, r[3])."""
+        got = self._shown.get(r[1])
+        if got is None:
+            self._read(r[1])
+            got = self._shown[r[1]]
+        return (*got[:4], r[3], *got[4:])
+
+    def came_of(self, contact_id: str) -> str | None:
+        if contact_id not in self._shown:
+            self._read(contact_id)
+        return self._came_of.get(contact_id)
+
+    def _read(self, contact_id: str) -> None:
+        if self._reads:
+            self._read_all()
+            return
+        self._reads += 1
+        ids = [*self.ids[:_FIRST_CHUNK], contact_id]
+        which = "c.contact_id IN (SELECT unnest($ids))"
+        self._fetch(which, "p.referrer_id IN (SELECT unnest($ids))", {"ids": ids})
+
+    def _read_all(self) -> None:
+        if self._reads > 1:
+            return
+        self._reads = 2
+        self._fetch("true", "true", {})
+        for table in self._tables:
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
+
+    def _fetch(self, which: str, whose: str, ids: dict[str, Any]) -> None:
+        con = self.con
+        today, since = self.params["today"], self.params["since"]
+        shown = con.execute(_SHOWN_SQL.replace("{which}", which), {"today": today, **ids})
+        for row in shown.fetchall():
+            self._shown[row[0]] = row[1:]
+        window = {"today": today, "since": since, **ids}
+        self._came_of.update(
+            con.execute(self._referred.replace("{which}", whose), window).fetchall()
+        )
+
+
 def find_monthly_candidates(
     con: duckdb.DuckDBPyConnection,
     today: date,
@@ -447,19 +553,30 @@ def find_monthly_candidates(
     talks = derived.talks_from(con, since)
     referred_params = {k: params[k] for k in ("today", "since")}
     referred_params["only"] = only if scope == "any" else None
-    came_of: dict[str, str] = dict(
-        con.execute(REFERRED_SQL.format(talks=talks), referred_params).fetchall()
-    )
     monthly_params = {k: params[k] for k in params if k != "since"}
-    rows = con.execute(MONTHLY_SQL, monthly_params).fetchall()
-    if not _packed(rows):
-        rows = con.execute(_MONTHLY_APART_SQL, monthly_params).fetchall()
+    later = _Shown(con, talks, referred_params)
+    if later.held:
+        rows = con.execute(MONTHLY_DECIDE_SQL, monthly_params).fetchall()
+        later.ids = list(map(itemgetter(1), rows))
+        shown_of: Callable[[tuple[Any, ...]], Sequence[Any]] = later.shown
+        came_of: Callable[[str], str | None] = later.came_of
+    else:
+        came_of_all: dict[str, str] = dict(
+            con.execute(REFERRED_SQL.format(talks=talks), referred_params).fetchall()
+        )
+        rows = con.execute(MONTHLY_SQL, monthly_params).fetchall()
+        if not _packed(rows):
+            rows = con.execute(_MONTHLY_APART_SQL, monthly_params).fetchall()
+
+        def shown_of(r: tuple[Any, ...]) -> Sequence[Any]:
+            shown = r[3]
+            return shown.split(_SEP) if shown.__class__ is str else shown
+
+        def came_of(contact_id: str) -> str | None:
+            return came_of_all.get(contact_id)
 
     def update(r: tuple[Any, ...]) -> Due:
-        shown = r[3]
-        name, first_name, company, title, day, kind, topic = (
-            shown.split(_SEP) if shown.__class__ is str else shown
-        )
+        name, first_name, company, title, day, kind, topic = shown_of(r)
         return Due(
             key=f"monthly:{r[1]}:{month}",
             kind="monthly",
@@ -473,8 +590,8 @@ def find_monthly_candidates(
             conversation_kind=kind,
             topic=topic,
             month=month,
-            last_talked_on=date.fromisoformat(day),
-            referred=_referred(came_of.get(r[1])),
+            last_talked_on=day if day.__class__ is date else date.fromisoformat(day),
+            referred=_referred(came_of(r[1])),
             reason=f"last talked on {day}; last touch {r[4]}",
         )
 
@@ -507,15 +624,26 @@ def on_the_list(candidate: _Candidate) -> bool:
     return _listable(_facts(candidate))
 
 
-def listed_readers(candidates: Sequence[_Candidate]) -> Lazy[Due]:
-    """The month's readers among its candidates: those on the list, and one per address
-    (two contacts sharing an address are one reader: one update a month)."""
-    rows, picked, addresses = _rows(candidates), [], set()
+def _listed(rows: list[tuple[Any, ...]]) -> list[int]:
+    picked, addresses = [], set()
     for n, r in enumerate(rows):
         if _listable(r) and r[2].lower() not in addresses:
             addresses.add(r[2].lower())
             picked.append(n)
-    return Lazy(picked, _due_of(candidates))
+    return picked
+
+
+def listed_readers(candidates: Sequence[_Candidate]) -> Lazy[Due]:
+    """The month's readers among its candidates: those on the list, and one per address
+    (two contacts sharing an address are one reader: one update a month)."""
+    return Lazy(_listed(_rows(candidates)), _due_of(candidates))
+
+
+def listed_keys(candidates: Sequence[_Candidate], month: str) -> list[tuple[str, str, str]]:
+    """listed_readers' readers as the month's roster records them (key, contact, address),
+    read from their rows: no update is built (what it shows may not be read yet)."""
+    rows = _rows(candidates)
+    return [(f"monthly:{rows[n][1]}:{month}", rows[n][1], rows[n][2] or "") for n in _listed(rows)]
 
 
 def apply_etiquette(

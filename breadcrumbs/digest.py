@@ -21,7 +21,13 @@ from breadcrumbs import clock
 from breadcrumbs.activity import shared_context
 from breadcrumbs.compose.message import DEFAULT_TEMPLATES, Composer
 from breadcrumbs.deliver.mailer import Mailer
-from breadcrumbs.detect import Skipped, apply_etiquette, find_monthly_candidates, listed_readers
+from breadcrumbs.detect import (
+    Skipped,
+    apply_etiquette,
+    find_monthly_candidates,
+    listed_keys,
+    listed_readers,
+)
 from breadcrumbs.errors import BreadcrumbsError, TemplateError, UnsafeHeaderError
 from breadcrumbs.follow_up import (
     Outcome,
@@ -118,7 +124,7 @@ def detect_stage(
         if decided is None and record:
             # Everyone etiquette merely holds back today (the cap, the gap) is on the list
             # too: a later run this month delivers them. Nobody else joins later.
-            list_recipients(con, month, listed, "outbox")
+            list_recipients(con, month, listed_keys(candidates, month), "outbox")
             decided = today.isoformat()
         counts = month_counts(con, month)
     total = sum(counts.values()) if scope == "listed" or record else len(listed)

@@ -7,6 +7,12 @@ before, on and after the sync and far from it (where the derived window does not
 day and detect reads every conversation), with narrow and wide windows, and again after a
 re-sync of an edited sheet: every list, candidate for candidate and in the same order.
 
+While the store is held open past detection (store.database.one_opening, as the CLI's
+digest holds it through compose and delivery), the month's list is decided from fewer
+columns and what an update only shows is read from the store as updates are built, the
+rest as the store closes: every comparison runs both ways (`held`), and the items built
+after the store closed, or after the ledger changed, are the ones built before.
+
 Detect keeps each list as its fetched rows and builds an item when it is read
 (records.Lazy); the etiquette rules and the month's listing read the rows. So the lists
 are also put through main's etiquette and listing (the reference's, on main's candidates)
@@ -18,6 +24,7 @@ the same order, whichever is built first.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -28,7 +35,7 @@ from bench import generate
 from breadcrumbs import detect
 from breadcrumbs.profile import Etiquette
 from breadcrumbs.settings import Workspace
-from breadcrumbs.store.database import open_store
+from breadcrumbs.store.database import one_opening, open_store
 from breadcrumbs.sync import run_sync
 from breadcrumbs.workspace import init_workspace
 from tests import detect_reference as reference
@@ -194,10 +201,12 @@ def back_to_front(items: Sequence[object]) -> list[object]:
     return [items[n] for n in range(-1, -len(items) - 1, -1)][::-1]
 
 
-def compare(ws: Workspace, days: list[int] = DAYS) -> int:
-    """Every list on every day and etiquette; how many candidates were compared."""
+def compare(ws: Workspace, days: list[int] = DAYS, held: bool = False) -> int:
+    """Every list on every day and etiquette; how many candidates were compared. `held`:
+    inside one opening of the store kept past detection (the month's list reads what its
+    updates show as they are built)."""
     compared = 0
-    with open_store(ws) as con:
+    with one_opening(ws) if held else nullcontext(), open_store(ws) as con:
         for offset in days:
             day = TODAY + timedelta(days=offset)
             for e in ETIQUETTES:
@@ -216,18 +225,20 @@ def compare(ws: Workspace, days: list[int] = DAYS) -> int:
     return compared
 
 
-def test_every_list_is_main_s_on_every_day(workspace: Workspace) -> None:
+@pytest.mark.parametrize("held", [False, True], ids=["closed", "held"])
+def test_every_list_is_main_s_on_every_day(workspace: Workspace, held: bool) -> None:
     with open_store(workspace) as con:
         first, _ = detect.find_monthly_candidates(
             con, TODAY, str(TODAY)[:7], Etiquette(), ME, "first"
         )
     readers = [c.due.email.lower() for c in first if detect.on_the_list(c)]
     assert len(set(readers)) < len(readers)  # two contacts at one address: one reader
-    assert compare(workspace) > 10_000
+    assert compare(workspace, held=held) > 10_000
 
 
+@pytest.mark.parametrize("held", [False, True], ids=["closed", "held"])
 def test_every_list_is_main_s_after_a_resync_of_an_edited_sheet(
-    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: bool
 ) -> None:
     monkeypatch.setenv("BREADCRUMBS_TODAY", (TODAY + timedelta(days=1)).isoformat())
     people = generate.contact_rows(1500, seed=11)
@@ -236,7 +247,7 @@ def test_every_list_is_main_s_after_a_resync_of_an_edited_sheet(
     generate.edit(talks, 0.05, (3,), seed=12)
     del talks[::7]  # conversations gone from the sheet: orphans, new last talks
     run_sync(workspace, str(write_sheet(tmp_path / "edited", people, talks)))
-    assert compare(workspace) > 10_000
+    assert compare(workspace, held=held) > 10_000
 
 
 def test_the_lists_compared_are_not_empty(workspace: Workspace) -> None:
@@ -284,9 +295,76 @@ def test_a_cell_holding_the_separator_or_a_missing_name_changes_no_list(
         assert shown[first[0]].title == "VP\x1fData"
         assert shown[second[0]].first_name is None
         assert compare(workspace, [0, 31]) > 1000
+        assert compare(workspace, [0, 31], held=True) > 1000
     finally:
         with open_store(workspace) as con:
             con.execute("UPDATE contacts SET title = ? WHERE contact_id = ?", [first[1], first[0]])
             con.execute(
                 "UPDATE contacts SET first_name = ? WHERE contact_id = ?", [second[2], second[0]]
             )
+
+
+def _month(con: duckdb.DuckDBPyConnection, module: object, e: Etiquette) -> dict:
+    """The month's first run's lists and its listing, as `decided` has them, unread."""
+    found = {
+        "first": module.find_monthly_candidates(  # type: ignore[attr-defined]
+            con, TODAY, str(TODAY)[:7], e, ME, "first"
+        )
+    }
+    d = module.apply_etiquette(found["first"][0], TODAY, e, 0)  # type: ignore[attr-defined]
+    listed = module.listed_readers(found["first"][0])  # type: ignore[attr-defined]
+    return {"due": d.due, "waiting": found["first"][1] + d.waiting, "listed": listed}
+
+
+def test_updates_built_after_the_held_store_closed_are_those_built_before(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Detect leaves what the month's updates show in the held store; what no one read
+    before it closed is read as it closes: reading them afterwards gives main's updates
+    (one read while it was open, the last due: it is read with the first 16 of the list,
+    the rest after)."""
+    monkeypatch.setattr(detect, "_FIRST_CHUNK", 16)
+    e = Etiquette(quiet_days=10)
+    with one_opening(workspace), open_store(workspace) as con:
+        want = _month(con, reference, e)
+        got = _month(con, detect, e)
+        assert got["due"][-1] == want["due"][-1]  # read while held: with the first chunk
+    assert len(got["due"]) + len(got["waiting"]) > 100
+    for name in want:
+        assert back_to_front(got[name]) == want[name], name
+
+
+def test_updates_built_after_the_ledger_changed_say_what_they_said_when_decided(
+    workspace: Workspace,
+) -> None:
+    """What came of a reader's referrals counts the emails delivered and the mail sent
+    within the window as they were when the month was decided: a delivery in the same
+    opening (the digest's own, between compose and the report) changes no update built
+    after it."""
+    e = Etiquette(quiet_days=0)
+    with one_opening(workspace), open_store(workspace) as con:
+        want = _month(con, reference, e)
+        got = _month(con, detect, e)
+        referred = con.execute(
+            "SELECT p.referred_id, p.email FROM referral_pairs p "
+            "WHERE p.referrer_id IN (SELECT contact_id FROM contact_facts WHERE talked) "
+            "AND p.email IS NOT NULL ORDER BY p.referred_id LIMIT 40"
+        ).fetchall()
+        con.execute("BEGIN")
+        try:
+            for n, (cid, email) in enumerate(referred):
+                con.execute(
+                    "INSERT INTO messages (key, kind, contact_id, email, state, for_date, "
+                    "planned_on, delivered_on) VALUES (?, 'intro', ?, ?, 'written', ?, ?, ?)",
+                    [f"intro:later{n}", cid, email, TODAY, TODAY, TODAY],
+                )
+                con.execute(
+                    "INSERT INTO mailbox_touches VALUES (?, ?, 'out', ?, 's', NULL)",
+                    [f"later{n}", email.lower(), TODAY],
+                )
+            now = _month(con, reference, e)
+            assert now["due"] != want["due"]  # the change shows in updates decided now
+            for name in want:
+                assert back_to_front(got[name]) == want[name], name
+        finally:
+            con.execute("ROLLBACK")

@@ -14,7 +14,7 @@ import fcntl
 import os
 import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from operator import attrgetter
@@ -152,6 +152,20 @@ def workspace_lock(workspace: Workspace, wait: float = LOCK_WAIT_SECONDS) -> Ite
 # Stores held open by `one_opening`, by database file: open_store hands out the same
 # connection inside it instead of opening the file again.
 _held_open: dict[str, duckdb.DuckDBPyConnection] = {}
+# What to do just before a held store closes, by database file (`when_closing`).
+_closing: dict[str, list[Callable[[], None]]] = {}
+
+
+def when_closing(con: duckdb.DuckDBPyConnection, action: Callable[[], None]) -> bool:
+    """If `con` is a store held open by `one_opening`, run `action` just before it closes
+    (when its block ends without an error) and say so; False if it is not held. Detect
+    leaves what a month's update only shows in the store while it is held, and fetches
+    what is left as it closes (detect.py, issue 11)."""
+    for key, held in _held_open.items():
+        if held is con:
+            _closing.setdefault(key, []).append(action)
+            return True
+    return False
 
 
 @contextmanager
@@ -167,6 +181,12 @@ def one_opening(workspace: Workspace) -> Iterator[None]:
         _held_open[key] = con
         try:
             yield
+        except BaseException:
+            _closing.pop(key, None)
+            raise
+        else:
+            for action in _closing.pop(key, []):
+                action()
         finally:
             del _held_open[key]
 

@@ -16,7 +16,7 @@ from breadcrumbs import clock
 from breadcrumbs.moments import withdraw_reason
 from breadcrumbs.outbox_names import file_name
 from breadcrumbs.profile import Etiquette
-from breadcrumbs.records import Composed, Due
+from breadcrumbs.records import Composed
 from breadcrumbs.store.database import get_meta, insert_columns, set_meta
 from breadcrumbs.store.ledger import Row, all_alike, due_to_json
 
@@ -50,9 +50,13 @@ def decided_on(con: duckdb.DuckDBPyConnection, month: str) -> str | None:
 
 
 def list_recipients(
-    con: duckdb.DuckDBPyConnection, month: str, recipients: Sequence[Due], mode: str
+    con: duckdb.DuckDBPyConnection,
+    month: str,
+    recipients: Sequence[tuple[str, str, str]],
+    mode: str,
 ) -> None:
-    """The month's first run: record who gets its update, and that the month is decided."""
+    """The month's first run: record who gets its update (key, contact id and address of
+    each: detect.listed_keys), and that the month is decided."""
     today, now, first = clock.today(), clock.now(), month_start(month)
     con.execute("BEGIN")
     try:
@@ -61,8 +65,8 @@ def list_recipients(
             "messages",
             _LISTED_COLUMNS,
             [
-                (d.key, "monthly", d.contact_id, d.email, "listed", mode, first, today, now, now, 0)
-                for d in recipients
+                (key, "monthly", contact_id, email, "listed", mode, first, today, now, now, 0)
+                for key, contact_id, email in recipients
             ],
         )
         set_meta(con, f"monthly-decided:{month}", today.isoformat())
