@@ -663,7 +663,7 @@ def _contact_rows(
                v.opt_out AS opt_text, v.opt_out IS NOT NULL AND o.yes IS NULL AS bad_opt,
                coalesce(o.yes, v.opt_out IS NOT NULL) AS opt_out,
                coalesce(v.referred_by, '') AS referred_by,
-               v.nm IS NULL AND e.email IS NULL AS dropped
+               v.nm IS NULL AND p.address IS NULL AND e.email IS NULL AS dropped
         FROM c_v v
         CROSS JOIN LATERAL (SELECT CASE WHEN v.plain THEN split_part(v.email, '@', 1) || '@'
                                         || lower(split_part(v.email, '@', 2)) END AS address) p
