@@ -305,3 +305,24 @@ def test_any_address_is_judged_the_same_in_sql_and_in_python(emails: list[str]) 
         if read.stage_contacts(single, "people.csv") is None:
             return  # "@" alone and the like never make a plain file unplain; this is rare
         both_ways(single, m)
+
+
+ODD = ['"', "\x00", "\x01", "\t", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\xa0"]
+ODD += ["\u1680", "\u205f", "\u3000", *(chr(c) for c in range(0x2000, 0x200B))]
+ODD += ["\u2028", "\u2029", "\u202f"]
+
+
+@pytest.mark.parametrize("odd", ODD)
+@pytest.mark.parametrize("other", ["", "Zoë ", "\u2010"])  # ASCII only, or other text too
+def test_a_sheet_with_a_quote_a_nul_or_odd_whitespace_is_never_staged(
+    tmp_path: Path, odd: str, other: str
+) -> None:
+    """stage_csv's one-pass look for odd bytes refuses what each search refused."""
+    from breadcrumbs.sources import staged
+
+    plain = tmp_path / "plain.csv"
+    plain.write_text(f"email,name\na@example.com,{other}Ann Lee\n")
+    assert staged.stage_csv(plain, "contacts", "plain.csv") is not None
+    path = tmp_path / "contacts.csv"
+    path.write_text(f"email,name\na@example.com,{other}Ann{odd}Lee\n")
+    assert staged.stage_csv(path, "contacts", "contacts.csv") is None
