@@ -138,6 +138,8 @@ class StagedRun:
 
 @lru_cache(maxsize=1 << 18)
 def fold_name(name: str) -> str:
+    if name.isascii():  # NFKC leaves ASCII as it is, and casefold is lower there
+        return " ".join(name.lower().split())
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
@@ -281,13 +283,13 @@ def _parseaddr(reference: str) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=1 << 20)  # a million-row sheet names about 270,000 distinct people
-def _reference(reference: str) -> tuple[str | None, str, str]:
-    """What a contact cell names: the lower-cased address if it has one, the folded name and
-    the name as written. The same cell recurs on many rows of a sheet: parsed once."""
+def _reference(reference: str) -> tuple[str | None, str]:
+    """What a contact cell names: the lower-cased address if it has one, and the name as
+    written (`find` folds it only if the address finds nobody). The same cell recurs on many
+    rows of a sheet: parsed once."""
     display, address = _parseaddr(reference) if "<" in reference else ("", reference)
-    name = display or reference
     email = address.strip().lower() if "@" in address else None
-    return email, fold_name(name), name.strip()
+    return email, display or reference
 
 
 class _Contacts:
@@ -311,15 +313,17 @@ class _Contacts:
     def find(self, reference: str) -> str | None:
         """The contact a cell names, None if nobody; AmbiguousName if a name is shared
         (issue #8: it went silently to the first contact of that name)."""
-        email, folded, name = _reference(reference)
+        email, name = _reference(reference)
         if email is not None:
             found = self.by_email.get(email)
             if found:
                 return found
+        folded = fold_name(name)
         named = self.by_name.get(folded)
         if not named:
             return None
         if len(named) > 1:
+            name = name.strip()
             key = (name, folded, len(named))
             known = self._ambiguous.get(key)
             if known is None:
@@ -673,7 +677,7 @@ def _contact_rows(
     labels = distinct("relationship") if export == "google" else []
     _table(con, "c_label", "t VARCHAR, label VARCHAR", [labels, [_labels(t) for t in labels]])
     con.execute(
-        """CREATE TEMP TABLE c_r AS
+        """CREATE TEMP VIEW c_r AS
         SELECT v.row_no, v.email AS cell, coalesce(p.address, e.email) AS address, e.why, v.nm,
                coalesce('e:' || lower(p.address), e.cid, n.cid) AS contact_id,
                coalesce(v.nm, split_part(p.address, '@', 1), e.local) AS name,
