@@ -326,3 +326,12 @@ def test_a_sheet_with_a_quote_a_nul_or_odd_whitespace_is_never_staged(
     path = tmp_path / "contacts.csv"
     path.write_text(f"email,name\na@example.com,{other}Ann{odd}Lee\n")
     assert staged.stage_csv(path, "contacts", "contacts.csv") is None
+
+
+@pytest.mark.parametrize("text", [b"", b" ", b"\n", b" \r\n \t\x0b\x0c\n"])
+def test_a_file_of_nothing_but_whitespace_is_never_staged(tmp_path: Path, text: bytes) -> None:
+    from breadcrumbs.sources import staged
+
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(text)
+    assert staged.stage_csv(path, "contacts", "contacts.csv") is None

@@ -102,7 +102,8 @@ def stage_csv(path: Path, name: str, file: str) -> StagedSheet | None:
         return None
     end = b"\r\n" if crlf else b"\n"
     if (
-        not data.strip()
+        not data
+        or data.isspace()  # `not data.strip()` without a copy of the file
         or _odd(data)
         or data.startswith((b"\xef\xbb\xbf", end))
         or end + end in data
