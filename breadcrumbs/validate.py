@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from email.utils import parseaddr
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -545,6 +545,7 @@ def _contacts_staged(sheet: StagedSheet, export: str, out: Validated, people: _C
     # One object per distinct value of the columns most people share (DuckDB makes one per
     # row; a row-by-row read shares them: 30 MiB at 100,000 people, issue 11).
     same = {file: file}.setdefault
+    same_day: dict[date, date] = {}
     for row in rows:
         cid, email, name, first, company, title, label, phone, notes, linkedin, day = row[:11]
         opt_out, mailable, unmailable, row_no, referred_by = row[11:]
@@ -559,7 +560,7 @@ def _contacts_staged(sheet: StagedSheet, export: str, out: Validated, people: _C
             phone,
             notes,
             linkedin,
-            day if day is None else same(day, day),
+            day if day is None else same_day.setdefault(day, day),
             opt_out,
             mailable,
             unmailable if unmailable is None else same(unmailable, unmailable),
@@ -585,7 +586,7 @@ def _contacts_staged(sheet: StagedSheet, export: str, out: Validated, people: _C
 
 def _contact_rows(
     con: duckdb.DuckDBPyConnection, sheet: StagedSheet, export: str
-) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]] | None:
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] | None:
     """The sheet's people as Contact's fields (one per kept row, in the sheet's order) and
     its rows with something to refuse; None if DuckDB split the file otherwise."""
     width = sheet.width + 8  # room for cells past the header's, read and ignored

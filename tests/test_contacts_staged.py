@@ -209,7 +209,7 @@ def test_a_hostile_contacts_sheet_judges_the_same_both_ways(
     assert contacts and merged  # a sheet of people, some on several rows
     # Every kind of refusal the pools can make is made.
     if layout in ("generic", "parts"):
-        reasons = {r[4].split(":")[0] for r in rejects}  # type: ignore[union-attr]
+        reasons = {str(r[4]).split(":")[0] for r in rejects}  # type: ignore[attr-defined]
         assert {"invalid email", "no name and no email", "control characters in name"} <= reasons
         assert "not a yes/no value" in reasons and "conflict" in reasons
 

@@ -113,7 +113,9 @@ def _read_raw(
     if suffix in (".csv", ".txt", ".tsv"):
         staged = stage_contacts(path, path.name) if stage else None
         if staged is not None:
-            return [Table("contacts", path.name, staged.export, [], set(staged.columns), staged=staged)]
+            return [
+                Table("contacts", path.name, staged.export, [], set(staged.columns), staged=staged)
+            ]
         return [_read_csv(path, "contacts", path.name)]
     raise SourceError(
         f"{path.name}: not a spreadsheet Breadcrumbs reads; use a folder of CSV files, "
