@@ -335,3 +335,31 @@ def test_a_file_of_nothing_but_whitespace_is_never_staged(tmp_path: Path, text: 
     path = tmp_path / "contacts.csv"
     path.write_bytes(text)
     assert staged.stage_csv(path, "contacts", "contacts.csv") is None
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["row", "cell", "warning", "conflict"]),
+            st.sampled_from(["a", "a: x", "a: y", "b", "b:", ":c", "c: a", "", "x: y: z"]),
+        ),
+        max_size=40,
+    )
+)
+def test_a_report_counts_its_reasons_as_it_always_did(rejects: list[tuple[str, str]]) -> None:
+    """sync.SyncReport counts each distinct reason text once, then cuts it: the same counts,
+    in the same order (what `breadcrumbs sync` prints), as cutting every reject's reason."""
+    from collections import Counter
+
+    from breadcrumbs.records import Reject
+    from breadcrumbs.store.database import SyncCounts
+    from breadcrumbs.sync import SyncReport
+
+    report = SyncReport(
+        "s", SyncCounts(1, 0, 0, 0, 0, 0, 0, 0), [Reject("f", 2, "c", "", r, s) for s, r in rejects]
+    )
+    rows = Counter(r.split(":")[0] for s, r in rejects if s == "row")
+    others = Counter(r.split(":")[0] for s, r in rejects if s != "row")
+    assert list(report.reasons.items()) == list(rows.items())
+    assert list(report.notices.items()) == list(others.items())
+    assert report.reasons.most_common() == rows.most_common()
