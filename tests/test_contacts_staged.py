@@ -363,3 +363,12 @@ def test_a_report_counts_its_reasons_as_it_always_did(rejects: list[tuple[str, s
     assert list(report.reasons.items()) == list(rows.items())
     assert list(report.notices.items()) == list(others.items())
     assert report.reasons.most_common() == rows.most_common()
+
+
+@pytest.mark.parametrize("name", [b"Ren\xe9", b"Ren\xc3", b"\xff\xfe", b"Ren\xc3\xa9 \x80"])
+def test_a_sheet_that_is_not_utf8_is_never_staged(tmp_path: Path, name: bytes) -> None:
+    from breadcrumbs.sources import staged
+
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(b"email,name\na@example.com," + name + b"\n")
+    assert staged.stage_csv(path, "contacts", "contacts.csv") is None

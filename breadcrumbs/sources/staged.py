@@ -107,7 +107,7 @@ def stage_csv(path: Path, name: str, file: str) -> StagedSheet | None:
         or _odd(data)
         or data.startswith((b"\xef\xbb\xbf", end))
         or end + end in data
-        or not _utf8(data)
+        or not (data.isascii() or _utf8(data))  # ASCII is UTF-8: no need to decode it
     ):
         return None
     text = data[: 1 << 20].decode("utf-8", errors="ignore")  # the header and a few rows
