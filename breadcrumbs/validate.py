@@ -546,9 +546,24 @@ def _contacts_staged(sheet: StagedSheet, export: str, out: Validated, people: _C
     # row; a row-by-row read shares them: 30 MiB at 100,000 people, issue 11).
     same = {file: file}.setdefault
     same_day: dict[date, date] = {}
-    for row in rows:
-        cid, email, name, first, company, title, label, phone, notes, linkedin, day = row[:11]
-        opt_out, mailable, unmailable, row_no, referred_by = row[11:]
+    for (
+        cid,
+        email,
+        name,
+        first,
+        company,
+        title,
+        label,
+        phone,
+        notes,
+        linkedin,
+        day,
+        opt_out,
+        mailable,
+        unmailable,
+        row_no,
+        referred_by,
+    ) in rows:
         contact = Contact(
             cid,
             email,
