@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,13 +54,22 @@ class SyncReport:
     @property
     def reasons(self) -> Counter[str]:
         """Refused rows by reason, without the detail after a colon."""
-        return Counter(r.reason.split(":")[0] for r in self.rejects if r.severity == "row")
+        return _by_reason(r.reason for r in self.rejects if r.severity == "row")
 
     @property
     def notices(self) -> Counter[str]:
         """Rows loaded with a warning: a cell dropped (an invalid email keeps the person, who
         is never mailed), a merge conflict, a value read a certain way. Not refused."""
-        return Counter(r.reason.split(":")[0] for r in self.rejects if r.severity != "row")
+        return _by_reason(r.reason for r in self.rejects if r.severity != "row")
+
+
+def _by_reason(reasons: Iterable[str]) -> Counter[str]:
+    """How many of each reason, without the detail after a colon: each distinct text cut once
+    (240,000 rejects share about 5,000 texts), counted in the order the rejects first say it."""
+    cut: Counter[str] = Counter()
+    for reason, count in Counter(reasons).items():
+        cut[reason.split(":")[0]] += count
+    return cut
 
 
 def resolve_source(workspace: Workspace, explicit: str | None, profile: Profile) -> str:

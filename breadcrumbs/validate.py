@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from email.utils import parseaddr
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -138,6 +138,8 @@ class StagedRun:
 
 @lru_cache(maxsize=1 << 18)
 def fold_name(name: str) -> str:
+    if name.isascii():  # NFKC leaves ASCII as it is, and casefold is lower there
+        return " ".join(name.lower().split())
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
@@ -171,6 +173,17 @@ _SPECIAL_TLDS = {
     "private",
     "alt",
 }
+
+
+# The same as _PLAIN_EMAIL for DuckDB's regular expressions (RE2: no look-around): a local
+# part that starts with a letter or digit and has no two dots in a row and none at its end.
+# The contacts sheet's plain addresses are decided in SQL with it (`_contact_rows`), the
+# length, `--` and special-use checks of `plain_email` beside it; tests/test_contacts_staged.py
+# holds the two to the same answers.
+_PLAIN_SQL = (
+    r"[A-Za-z0-9][A-Za-z0-9_+-]*(?:\.[A-Za-z0-9_+-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
 
 
 def plain_email(text: str) -> str | None:
@@ -270,13 +283,13 @@ def _parseaddr(reference: str) -> tuple[str, str]:
 
 
 @lru_cache(maxsize=1 << 20)  # a million-row sheet names about 270,000 distinct people
-def _reference(reference: str) -> tuple[str | None, str, str]:
-    """What a contact cell names: the lower-cased address if it has one, the folded name and
-    the name as written. The same cell recurs on many rows of a sheet: parsed once."""
+def _reference(reference: str) -> tuple[str | None, str]:
+    """What a contact cell names: the lower-cased address if it has one, and the name as
+    written (`find` folds it only if the address finds nobody). The same cell recurs on many
+    rows of a sheet: parsed once."""
     display, address = _parseaddr(reference) if "<" in reference else ("", reference)
-    name = display or reference
     email = address.strip().lower() if "@" in address else None
-    return email, fold_name(name), name.strip()
+    return email, display or reference
 
 
 class _Contacts:
@@ -300,15 +313,17 @@ class _Contacts:
     def find(self, reference: str) -> str | None:
         """The contact a cell names, None if nobody; AmbiguousName if a name is shared
         (issue #8: it went silently to the first contact of that name)."""
-        email, folded, name = _reference(reference)
+        email, name = _reference(reference)
         if email is not None:
             found = self.by_email.get(email)
             if found:
                 return found
+        folded = fold_name(name)
         named = self.by_name.get(folded)
         if not named:
             return None
         if len(named) > 1:
+            name = name.strip()
             key = (name, folded, len(named))
             known = self._ambiguous.get(key)
             if known is None:
@@ -326,7 +341,10 @@ def validate(tables: list[Table], slash_dates: str = "month-first") -> Validated
         for number, column, reason in table.unread:
             out.rejects.append(Reject(table.file, number, column, "", reason, "row"))
     for table in tables:
-        if table.name == "contacts":
+        if table.name == "contacts" and table.staged is not None:
+            if not _contacts_staged(table.staged, table.export, out, people):
+                _contacts(_rows_of(table.staged), out, people)
+        elif table.name == "contacts":
             _contacts(table, out, people)
     _resolve_referred_by(out, people)
     for table in tables:
@@ -352,11 +370,19 @@ def _name_of(row: dict[str, Cell]) -> str:
 
 def _pick_email(cell: str, file: str, number: int, out: Validated) -> str | None:
     """The first valid address in a cell; Google joins several with ' ::: '."""
+    email, reason = _email_of(cell)
+    if reason is not None:
+        out.rejects.append(Reject(file, number, "email", cell, reason, "cell"))
+    return email
+
+
+def _email_of(cell: str) -> tuple[str | None, str | None]:
+    """An email cell's address, or None and why it has none (the cell's reject)."""
     candidates = [c.strip() for c in re.split(r":::|;|\s,\s|\n", cell) if c.strip()]
     for candidate in candidates:
         _, address = parseaddr(candidate) if "<" in candidate else ("", candidate)
         try:
-            return normalise_email(address)
+            return normalise_email(address), None
         except EmailNotValidError:
             continue
     reason = "invalid email"
@@ -365,8 +391,7 @@ def _pick_email(cell: str, file: str, number: int, out: Validated) -> str | None
             normalise_email(candidates[0])
         except EmailNotValidError as exc:
             reason = f"invalid email: {exc}"
-    out.rejects.append(Reject(file, number, "email", cell, reason, "cell"))
-    return None
+    return None, reason
 
 
 def _labels(value: str) -> str:
@@ -449,6 +474,261 @@ def _contacts(table: Table, out: Validated, people: _Contacts) -> None:
             continue
         out.merged += 1
         _merge(earlier, contact, first_row[contact_id], out)
+
+
+def _rows_of(sheet: StagedSheet) -> Table:
+    """A staged sheet read row by row after all."""
+    from breadcrumbs.sources.read import _read_csv, understand
+
+    return understand(_read_csv(sheet.path, sheet.name, sheet.file))
+
+
+# The contacts sheet, set-wise (issue 11): DuckDB reads the file (sources/read.py
+# `stage_contacts`); each distinct email, name, opt-out, label and date cell is judged once
+# here by the functions `_contacts` uses; SQL puts the rows together and finds the rows to
+# refuse. Only the people come back as Contact records (the conversations are judged against
+# them, and the load gives them their person ids), a row each, in the sheet's order; rows of
+# the same person are merged by `_merge`, as row by row. Anything DuckDB reads otherwise
+# than the csv module would is read row by row instead.
+_CONTACT_CELLS = (
+    "email",
+    "name",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "company",
+    "title",
+    "relationship",
+    "referred_by",
+    "phone",
+    "notes",
+    "opt_out",
+    "linkedin",
+    "connected_on",
+)
+
+
+def _contacts_staged(sheet: StagedSheet, export: str, out: Validated, people: _Contacts) -> bool:
+    """Judge a staged contacts sheet into `out` and `people`; False (nothing changed): read
+    it row by row instead."""
+    from breadcrumbs.store.database import duckdb  # the engine, without its Python layer
+
+    con = duckdb.connect()
+    try:
+        got = _contact_rows(con, sheet, export)
+    except duckdb.Error:
+        got = None
+    finally:
+        con.close()
+    if got is None:
+        return False
+    rows, refused = got
+    file = sheet.file
+    rejects: list[tuple[int, int, Reject]] = []
+    for row_no, cell, why, dropped, name, control, opt_text, bad_opt in refused:
+        if why is not None:
+            rejects.append((row_no, 0, Reject(file, row_no, "email", cell, why, "cell")))
+        if dropped:
+            why = "no name, and no valid email" if cell is not None else "no name and no email"
+            rejects.append((row_no, 1, Reject(file, row_no, "name", "", why, "row")))
+            continue
+        if control:
+            why = "control characters in name: loaded but never mailed"
+            rejects.append((row_no, 2, Reject(file, row_no, "name", name, why, "cell")))
+        if bad_opt:
+            why = "not a yes/no value: treated as opted out"
+            rejects.append((row_no, 3, Reject(file, row_no, "opt_out", opt_text, why, "warning")))
+    # The same person on several rows: merged into the first, as row by row.
+    conflicts = Validated()
+    first_row: dict[str, int] = {}
+    by_id, add = people.by_id, people.add
+    # One object per distinct value of the columns most people share (DuckDB makes one per
+    # row; a row-by-row read shares them: 30 MiB at 100,000 people, issue 11).
+    same = {file: file}.setdefault
+    same_day: dict[date, date] = {}
+    for (
+        cid,
+        email,
+        name,
+        first,
+        company,
+        title,
+        label,
+        phone,
+        notes,
+        linkedin,
+        day,
+        opt_out,
+        mailable,
+        unmailable,
+        row_no,
+        referred_by,
+    ) in rows:
+        contact = Contact(
+            cid,
+            email,
+            name,
+            same(first, first),
+            same(company, company),
+            same(title, title),
+            same(label, label),
+            phone,
+            notes,
+            linkedin,
+            day if day is None else same_day.setdefault(day, day),
+            opt_out,
+            mailable,
+            unmailable if unmailable is None else same(unmailable, unmailable),
+            file,
+            row_no,
+            referred_by,
+        )
+        earlier = by_id.get(contact.contact_id)
+        if earlier is None:
+            add(contact)
+            first_row[contact.contact_id] = contact.source_row
+            continue
+        out.merged += 1
+        count = len(conflicts.rejects)
+        _merge(earlier, contact, first_row[contact.contact_id], conflicts)
+        rejects.extend(
+            (contact.source_row, 4 + k, r) for k, r in enumerate(conflicts.rejects[count:])
+        )
+    rejects.sort(key=lambda r: (r[0], r[1]))
+    out.rejects.extend(r for _, _, r in rejects)
+    return True
+
+
+def _contact_rows(
+    con: duckdb.DuckDBPyConnection, sheet: StagedSheet, export: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] | None:
+    """The sheet's people as Contact's fields (one per kept row, in the sheet's order) and
+    its rows with something to refuse; None if DuckDB split the file otherwise."""
+    width = sheet.width + 8  # room for cells past the header's, read and ignored
+    raw = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
+
+    def column(name: str) -> str:
+        sources = sheet.columns.get(name, [])
+        if not sources:
+            return f"NULL::VARCHAR AS {name}"
+        firsts = ", ".join(f"nullif(trim(c{i}), '')" for i in sources)
+        return f"coalesce({firsts}) AS {name}"
+
+    every = ", ".join(f"c{i}" for i in range(width))
+    cells = " + ".join(f"(c{i} IS NOT NULL)::INTEGER" for i in range(width))
+    con.execute(
+        f"""CREATE TEMP TABLE c_all AS
+        SELECT {", ".join(column(c) for c in _CONTACT_CELLS)},
+               {cells} AS cells, trim(concat({every}, '')) = '' AS blank
+        FROM read_csv($path, delim=$delim, quote='', escape='', header=false, skip=1,
+                      all_varchar=true, null_padding=true, auto_detect=false,
+                      strict_mode=false, nullstr='{_NULL}', columns={{{raw}}},
+                      new_line='{sheet.new_line.encode("unicode_escape").decode()}')""",
+        {"path": str(sheet.path), "delim": sheet.delimiter},
+    )
+    shape = con.execute("SELECT count(*), coalesce(sum(cells - 1), 0) FROM c_all").fetchone()
+    if shape is None or shape[0] != sheet.lines or sheet.width - 1 + shape[1] != sheet.delimiters:
+        return None  # DuckDB split a line otherwise than the csv module would
+    # A row is numbered as the csv module numbers it (the header is row 1); `_name_of`'s name;
+    # whether its email cell is a plain address (`plain_email`'s, decided here: see _PLAIN_SQL).
+    special = ", ".join(f"'{t}'" for t in sorted(_SPECIAL_TLDS))
+    con.execute(
+        f"""CREATE TEMP VIEW c_v AS
+        SELECT rowid + 2 AS row_no, *,
+               coalesce(name, nullif(concat_ws(' ', first_name, middle_name, last_name), ''))
+                 AS nm,
+               coalesce(length(email) <= 254 AND regexp_full_match(email, '{_PLAIN_SQL}')
+                        AND length(split_part(email, '@', 1)) <= 64
+                        AND NOT contains(lower(split_part(email, '@', 2)), '--')
+                        AND lower(regexp_extract(email, '[.]([A-Za-z]+)$', 1))
+                            NOT IN ({special}), false) AS plain
+        FROM c_all WHERE NOT blank"""
+    )
+
+    def distinct(expression: str) -> list[str]:
+        return [
+            str(r[0])
+            for r in con.execute(
+                f"SELECT DISTINCT {expression} FROM c_v WHERE {expression} IS NOT NULL"
+            ).fetchall()
+        ]
+
+    # Each distinct cell judged once, by `_contacts`'s own functions.
+    emails = distinct("CASE WHEN NOT plain THEN email END")
+    judged = [_email_of(e) for e in emails]
+    _table(
+        con,
+        "c_email",
+        "t VARCHAR, email VARCHAR, why VARCHAR, cid VARCHAR, local VARCHAR",
+        [
+            emails,
+            [a for a, _ in judged],
+            [w for _, w in judged],
+            [f"e:{a.lower()}" if a else None for a, _ in judged],
+            [a.split("@")[0] if a else None for a, _ in judged],
+        ],
+    )
+    names = distinct("nm")
+    _table(
+        con,
+        "c_name",
+        "t VARCHAR, cid VARCHAR, control BOOLEAN, first VARCHAR",
+        [
+            names,
+            [f"n:{fold_name(n)}" for n in names],
+            [has_control(n) for n in names],
+            [n.split()[0] for n in names],
+        ],
+    )
+    flags = distinct("opt_out")
+    _table(con, "c_opt", "t VARCHAR, yes BOOLEAN", [flags, [parse_bool(f) for f in flags]])
+    days = distinct("connected_on")
+    read: list[date | None] = []
+    for text in days:
+        try:
+            read.append(_parse_date(text, "month-first"))
+        except ValueError:  # only informative (LinkedIn's "Connected On"): never a reject
+            read.append(None)
+    _table(con, "c_day", "t VARCHAR, d DATE", [days, read])
+    labels = distinct("relationship") if export == "google" else []
+    _table(con, "c_label", "t VARCHAR, label VARCHAR", [labels, [_labels(t) for t in labels]])
+    con.execute(
+        """CREATE TEMP VIEW c_r AS
+        SELECT v.row_no, v.email AS cell, coalesce(p.address, e.email) AS address, e.why, v.nm,
+               coalesce('e:' || lower(p.address), e.cid, n.cid) AS contact_id,
+               coalesce(v.nm, split_part(p.address, '@', 1), e.local) AS name,
+               coalesce(v.first_name, n.first, '') AS first_name,
+               coalesce(v.company, '') AS company, coalesce(v.title, '') AS title,
+               coalesce(l.label, v.relationship, '') AS relationship,
+               trim(split_part(coalesce(v.phone, ''), ':::', 1)) AS phone,
+               coalesce(v.notes, '') AS notes, coalesce(v.linkedin, '') AS linkedin,
+               d.d AS connected_on, coalesce(n.control, false) AS control,
+               v.opt_out AS opt_text, v.opt_out IS NOT NULL AND o.yes IS NULL AS bad_opt,
+               coalesce(o.yes, v.opt_out IS NOT NULL) AS opt_out,
+               coalesce(v.referred_by, '') AS referred_by,
+               v.nm IS NULL AND p.address IS NULL AND e.email IS NULL AS dropped
+        FROM c_v v
+        CROSS JOIN LATERAL (SELECT CASE WHEN v.plain THEN split_part(v.email, '@', 1) || '@'
+                                        || lower(split_part(v.email, '@', 2)) END AS address) p
+        LEFT JOIN c_email e ON e.t = v.email AND NOT v.plain
+        LEFT JOIN c_name n ON n.t = v.nm
+        LEFT JOIN c_opt o ON o.t = v.opt_out
+        LEFT JOIN c_day d ON d.t = v.connected_on
+        LEFT JOIN c_label l ON l.t = v.relationship"""
+    )
+    refused = con.execute(
+        """SELECT row_no, cell, why, dropped, nm, control, opt_text, bad_opt FROM c_r
+        WHERE why IS NOT NULL OR dropped OR control OR bad_opt ORDER BY row_no"""
+    ).fetchall()
+    rows = con.execute(
+        """SELECT contact_id, address, name, first_name, company, title, relationship, phone,
+               notes, linkedin, connected_on, opt_out, NOT control AND address IS NOT NULL,
+               CASE WHEN control THEN 'control characters in name'
+                    WHEN address IS NULL THEN 'no valid email address' END,
+               row_no::INTEGER, referred_by
+        FROM c_r WHERE NOT dropped ORDER BY row_no"""
+    ).fetchall()
+    return rows, refused
 
 
 def _merge(earlier: Contact, later: Contact, first: int, out: Validated) -> None:

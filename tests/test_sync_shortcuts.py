@@ -92,12 +92,21 @@ def test_a_date_read_once_reads_as_parse_date_every_time(text: str, order: str) 
 def test_a_contact_cell_is_parsed_as_find_parsed_it(reference: str) -> None:
     from email.utils import parseaddr
 
-    from breadcrumbs.validate import fold_name
-
     display, address = parseaddr(reference) if "<" in reference else ("", reference)
     name = display or reference
     email = address.strip().lower() if "@" in address else None
-    assert _reference(reference) == (email, fold_name(name), name.strip())
+    assert _reference(reference) == (email, name)  # find folds the name, strips it to say it
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=30))
+def test_an_ascii_name_folds_as_nfkc_and_casefold_fold_it(name: str) -> None:
+    import unicodedata
+
+    from breadcrumbs.validate import fold_name
+
+    fold_name.cache_clear()
+    expected = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    assert fold_name(name) == expected
 
 
 def test_an_ambiguous_name_names_everyone_who_shares_it_each_time(tmp_path: Path) -> None:

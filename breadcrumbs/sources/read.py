@@ -87,7 +87,7 @@ def read_source(
     # A contacts sheet with a header and no people is an empty source (issue 2): loading it
     # would replace every contact with nothing, e.g. after an export that stopped early.
     for table in tables:
-        if table.name == "contacts" and not table.rows:
+        if table.name == "contacts" and not table.rows and table.staged is None:
             if table.unread:  # every person is below an unclosed quote: say so, not "none"
                 raise SourceError(f"{table.file}: row {table.unread[0][0]}: {table.unread[0][2]}")
             raise SourceError(f"{table.file}: has a header row but no contacts below it")
@@ -111,6 +111,11 @@ def _read_raw(
     if suffix in (".xlsx", ".xlsm"):
         return list(_read_workbook(path))
     if suffix in (".csv", ".txt", ".tsv"):
+        staged = stage_contacts(path, path.name) if stage else None
+        if staged is not None:
+            return [
+                Table("contacts", path.name, staged.export, [], set(staged.columns), staged=staged)
+            ]
         return [_read_csv(path, "contacts", path.name)]
     raise SourceError(
         f"{path.name}: not a spreadsheet Breadcrumbs reads; use a folder of CSV files, "
@@ -128,6 +133,8 @@ def _read_folder(folder: Path, stage: bool = False) -> list[RawTable | Table]:
         staged = None
         if stage and path is not None and name == "interactions":
             staged = stage_csv(path, name, path.name)
+        elif stage and path is not None and name == "contacts":
+            staged = stage_contacts(path, path.name)
         if staged is not None and path is not None:
             tables.append(
                 Table(name, path.name, staged.export, [], set(staged.columns), staged=staged)
@@ -137,6 +144,31 @@ def _read_folder(folder: Path, stage: bool = False) -> list[RawTable | Table]:
         elif name == "contacts":
             raise SourceError(f"{folder}: no contacts.csv in this folder")
     return tables
+
+
+# The columns a contacts sheet must have one of (`understand` refuses the sheet otherwise).
+_WHO = {"email", "name", "first_name", "last_name"}
+
+
+def stage_contacts(path: Path, file: str) -> StagedSheet | None:
+    """A contacts CSV left for DuckDB to read and validate.py to judge set-wise, or None:
+    read row by row. As a staged conversations sheet (sources/staged.py), and besides: it
+    names people (else `understand` says why not), and no line below the header is blank
+    (only delimiters and spaces), so its rows are its lines and it has some."""
+    sheet = stage_csv(path, "contacts", file)
+    if sheet is None or not _WHO & set(sheet.columns):
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    end = sheet.new_line.encode()
+    body = data.split(end, 1)[1] if end in data else b""
+    if body.endswith(end):
+        body = body[: -len(end)]
+    if not body or b"" in body.translate(None, b" " + sheet.delimiter.encode()).split(end):
+        return None
+    return sheet
 
 
 def _blank_file(path: Path) -> bool:

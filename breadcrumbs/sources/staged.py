@@ -39,6 +39,27 @@ _OTHER_SPACE = (
 _OTHER_SPACE_E2_80 = re.compile(rb"\xe2\x80[\x80-\x8a\xa8\xa9\xaf]")
 
 
+# Every byte that starts something `_odd` refuses; the rest of a file is dropped in one pass
+# (bytes.translate, ~0.06 s for 100 MB, where the searches below took 0.5 s one by one).
+_ODD_BYTES = b'"\x00\x01' + bytes(sorted({s[0] for s in _OTHER_SPACE}))
+_NOT_ODD = bytes(b for b in range(256) if b not in _ODD_BYTES)
+
+
+def _odd(data: bytes) -> bool:
+    """A quote, a NUL, DuckDB's null string (\\x01, never a cell's text), or whitespace
+    other than the space somewhere in `data`."""
+    odd = data.translate(None, _NOT_ODD)
+    if not odd:  # none of those bytes at all: most sheets
+        return False
+    return bool(
+        b'"' in odd
+        or b"\x00" in odd
+        or b"\x01" in odd
+        or any(space in data for space in _OTHER_SPACE)
+        or (b"\xe2\x80" in data and _OTHER_SPACE_E2_80.search(data))
+    )
+
+
 def _utf8(data: bytes) -> bool:
     """Whether `data` is UTF-8, decoded a piece at a time (one str of a 100 MB file would
     cost up to 400 MB at its peak)."""
@@ -81,15 +102,12 @@ def stage_csv(path: Path, name: str, file: str) -> StagedSheet | None:
         return None
     end = b"\r\n" if crlf else b"\n"
     if (
-        not data.strip()
-        or b'"' in data
-        or b"\x00" in data
-        or b"\x01" in data  # DuckDB's null string below: never a cell's text
+        not data
+        or data.isspace()  # `not data.strip()` without a copy of the file
+        or _odd(data)
         or data.startswith((b"\xef\xbb\xbf", end))
         or end + end in data
-        or any(space in data for space in _OTHER_SPACE)
-        or (b"\xe2\x80" in data and _OTHER_SPACE_E2_80.search(data))
-        or not _utf8(data)
+        or not (data.isascii() or _utf8(data))  # ASCII is UTF-8: no need to decode it
     ):
         return None
     text = data[: 1 << 20].decode("utf-8", errors="ignore")  # the header and a few rows
