@@ -156,19 +156,18 @@ def _reuse(
         return False
     for contact in created:
         contact.from_reference = True  # made by a referral cell (identity reads it)
+    rows = con.execute(
+        'SELECT file, "row", "column", value, reason, severity FROM rejects ORDER BY rowid'
+    ).fetchall()
     long: dict[str, str] = state["long"]
     texts: dict[str, str] = {}  # one copy of each reason many rows share
     once = texts.setdefault
     block = [
         Reject(f, r, c, long.get(str(i), v), once(why, why), sev)
-        for i, (f, r, c, v, why, sev) in enumerate(
-            con.execute(
-                'SELECT file, "row", "column", value, reason, severity FROM rejects '
-                "ORDER BY rowid LIMIT $n OFFSET $at",
-                {"n": n, "at": at},
-            ).fetchall()
-        )
+        for i, (f, r, c, v, why, sev) in enumerate(rows[at : at + n])
     ]
+    run.stored_rejects = (rows[:at], rows[at + n :])  # what the load compares the rest with
+    del rows
     out.rejects[run.reject_at : run.reject_at] = block
     run.merged, run.created, run.rejects = state["merged"], state["created"], n
     run.interactions, run.referrals = state["interactions"], state["referrals"]
@@ -270,3 +269,56 @@ def materialize(con: duckdb.DuckDBPyConnection, data: Validated) -> None:
             {"r0": len(data.referrals)},
         ).fetchall()
     )
+
+
+# More rejects than this share different from the table's: written again whole.
+_MOST = 0.1
+
+
+def write_rejects(
+    con: duckdb.DuckDBPyConnection, data: Validated, run: StagedRun, sync_id: int
+) -> int | None:
+    """The rejects table made to hold `data.rejects` stamped `sync_id`, in place, when a
+    reused judgement's block is where it was and the rows around it are as many as before
+    (those that differ are written over, in position; every row's sync stamped): how many
+    were written over. None: the caller empties the table and fills it again."""
+    before, after = run.stored_rejects
+    at, n, new = run.reject_at, run.rejects, data.rejects
+    total = len(before) + n + len(after)
+    shape = con.execute("SELECT count(*), min(rowid), max(rowid) FROM rejects").fetchone()
+    if (
+        shape is None
+        or len(new) != total
+        or at != len(before)
+        or shape[0] != total
+        or (total and shape[2] - shape[1] + 1 != total)  # positions are rowids from the first
+    ):
+        return None
+    differ = [
+        i
+        for i, old in [*enumerate(before), *enumerate(after, at + n)]
+        if (lambda r: (r.file, r.row, r.column, r.value[:500], r.reason, r.severity))(new[i]) != old
+    ]
+    if len(differ) > _MOST * total:
+        return None
+    if differ:
+        picked = [new[i] for i in differ]
+        con.execute(
+            'UPDATE rejects t SET file = c.file, "row" = c."row", "column" = c."column", '
+            "value = c.value, reason = c.reason, severity = c.severity "
+            "FROM (SELECT unnest($1::BIGINT[]) AS pos, unnest($2::VARCHAR[]) AS file, "
+            'unnest($3::INTEGER[]) AS "row", unnest($4::VARCHAR[]) AS "column", '
+            "unnest($5::VARCHAR[]) AS value, unnest($6::VARCHAR[]) AS reason, "
+            "unnest($7::VARCHAR[]) AS severity) c WHERE t.rowid = c.pos",
+            [
+                [shape[1] + i for i in differ],
+                [r.file for r in picked],
+                [r.row for r in picked],
+                [r.column for r in picked],
+                [r.value[:500] for r in picked],
+                [r.reason for r in picked],
+                [r.severity for r in picked],
+            ],
+        )
+    con.execute("UPDATE rejects SET sync_id = $1 WHERE sync_id IS DISTINCT FROM $1", [sync_id])
+    return len(differ)

@@ -142,6 +142,8 @@ class StagedRun:
     rejects: int = 0
     key: str = ""
     reused: bool = False
+    # A reused judgement's view of the rejects table: the rows before and after its block.
+    stored_rejects: tuple[list[tuple[object, ...]], list[tuple[object, ...]]] = ([], [])
 
 
 @lru_cache(maxsize=1 << 18)

@@ -197,7 +197,9 @@ class Spy:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.reused: list[bool] = []
         self.written: list[tuple[int, bool]] = []
+        self.rejects: list[int | None] = []  # rows written over in place, or None: filled
         real_reuse, real_write = judged.reuse, judged.write_reused
+        real_rejects = judged.write_rejects
 
         def reuse(*args: object) -> bool:
             done = real_reuse(*args)  # type: ignore[arg-type]
@@ -210,27 +212,28 @@ class Spy:
             self.written.append((len(changed[0]), changed[1]))
             return changed
 
+        def write_rejects(*args: object) -> int | None:
+            self.rejects.append(real_rejects(*args))  # type: ignore[arg-type]
+            return self.rejects[-1]
+
         monkeypatch.setattr(judged, "reuse", reuse)
         monkeypatch.setattr(judged, "write_reused", write_reused)
+        monkeypatch.setattr(judged, "write_rejects", write_rejects)
 
 
 def both_ways(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     folders: list[Path],
-    between: Callable[[Path, duckdb.DuckDBPyConnection], None] | None = None,
+    between: Callable[[Path, Workspace], None] | None = None,
 ) -> None:
     reusing, judging = Workspace(tmp_path / "reusing"), Workspace(tmp_path / "judging")
     init_workspace(reusing)
     init_workspace(judging)
     for folder in folders:
-        if between is not None:
+        if between is not None:  # what the user does to both workspaces before this sync
             for ws in (reusing, judging):
-                con = duckdb.connect(str(ws.db_path))
-                try:
-                    between(folder, con)
-                finally:
-                    con.close()
+                between(folder, ws)
         with monkeypatch.context() as m:
             m.setattr(judged, "ENABLED", False)
             expected = run_sync(judging, str(folder))
@@ -267,21 +270,27 @@ def test_weeks_of_edited_sheets_load_the_same_reused_as_judged_again(
     spy = Spy(monkeypatch)
     both_ways(tmp_path, monkeypatch, folders)
     assert True in spy.reused and False in spy.reused  # both ways were taken
+    assert spy.rejects and None not in spy.rejects  # in place whenever reused, here
 
 
 def test_a_topic_corrected_in_a_big_sheet_is_the_one_row_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     people, talks = sheets(9)
+    twice = [*people[40][:3], "Another Co", *people[40][4:]]
+    people.insert(60, twice)  # the same person again: a conflict over the company
     base = write(tmp_path / "base", people, talks, quoted=False)
     row = next(t for t in talks if len(t) > 5 and t[1] == "ada.adams0@example.org")
     row[3] = "a corrected topic"
     people[10][3] = "A Corrected Company"
+    twice[3] = "Yet Another Co"  # the conflict's reject says so, in its place
     corrected = write(tmp_path / "corrected", people, talks, quoted=False)
     # Referred by someone else known: the sheet judges the same, the referrals change.
     person = next(p for p in people if p[6] and p[0])
     person[6] = next(p[0] for p in people if p[0] and p[0] not in (person[0], person[6]))
     referred = write(tmp_path / "referred", people, talks, quoted=False)
+    people[5][8] = "maybe"  # a new warning among the contacts' rejects: those move along
+    warned = write(tmp_path / "warned", people, talks, quoted=False)
     spy = Spy(monkeypatch)
     refreshed: list[str] = []
     real_topics, real_refresh = derived.refresh_topics, derived.refresh
@@ -296,10 +305,12 @@ def test_a_topic_corrected_in_a_big_sheet_is_the_one_row_written(
 
     monkeypatch.setattr(derived, "refresh_topics", topics)
     monkeypatch.setattr(derived, "refresh", refresh)
-    both_ways(tmp_path, monkeypatch, [base, corrected, corrected, referred])
-    assert spy.reused == [False, True, True, True]
+    both_ways(tmp_path, monkeypatch, [base, corrected, corrected, referred, warned])
+    assert spy.reused == [False, True, True, True, True]
+    # The conflict's reject written over in place; the rejects after a new one filled again.
+    assert spy.rejects == [1, 0, 0, None]
     # The corrected conversation (unless a merged row's), nothing, the referrals again.
-    assert spy.written[1:] == [(0, False), (0, True)]
+    assert spy.written[1:] == [(0, False), (0, True), (0, False)]
     assert spy.written[0][0] <= 1 and not spy.written[0][1]
     # Each sync of the judging workspace makes everything again; the reusing one only the
     # corrected topic's rows, nothing for the same sheet, all after the referrals changed.
@@ -312,6 +323,8 @@ def test_a_topic_corrected_in_a_big_sheet_is_the_one_row_written(
         "0 topics",
         "all",
         "all",
+        "all",
+        "0 topics",
     ]
 
 
@@ -325,12 +338,13 @@ def test_someone_identity_moves_now_gets_the_reused_records_moved(
     talks[50][3] = "an edited topic"
     edited = write(tmp_path / "edited", people, talks, quoted=False)
 
-    def ada_was_known(folder: Path, con: duckdb.DuckDBPyConnection) -> None:
+    def ada_was_known(folder: Path, ws: Workspace) -> None:
         if folder.name == "edited":
-            con.execute(
-                "UPDATE people SET person_id = 'e:ada.before@example.org' "
-                "WHERE person_id = 'e:ada.adams0@example.org'"
-            )
+            with duckdb.connect(str(ws.db_path)) as con:
+                con.execute(
+                    "UPDATE people SET person_id = 'e:ada.before@example.org' "
+                    "WHERE person_id = 'e:ada.adams0@example.org'"
+                )
 
     spy = Spy(monkeypatch)
     materialized: list[bool] = []
@@ -343,3 +357,40 @@ def test_someone_identity_moves_now_gets_the_reused_records_moved(
     monkeypatch.setattr(judged, "materialize", materialize)
     both_ways(tmp_path, monkeypatch, [base, edited], between=ada_was_known)
     assert spy.reused == [False, True] and materialized == [True]
+
+
+def test_what_the_judgement_reads_beside_the_cells_is_judged_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two rows swapped (the same cells, other row numbers), a `referred_by` added and then
+    removed (the sheet's referrals numbered after one more or one fewer), the slash-date
+    setting changed (the same sheet again): each sync after a change of what the judgement
+    reads is judged again; a topic alone is not."""
+    people, talks = sheets(12)
+    folders = [write(tmp_path / "0-base", people, talks, quoted=False)]
+    i = next(k for k, t in enumerate(talks) if len(t) > 5 and t[1] and t[3])
+    j = next(k for k, t in enumerate(talks) if k > i + 5 and len(t) > 5 and t[1] != talks[i][1])
+    talks[i], talks[j] = talks[j], talks[i]
+    folders.append(write(tmp_path / "1-swapped", people, talks, quoted=False))
+    person = next(p for p in people if not p[6] and p[0])
+    person[6] = next(p[0] for p in people if p[0] and p[0] != person[0])
+    folders.append(write(tmp_path / "2-referred", people, talks, quoted=False))
+    talks[i][3] += " (edited)"
+    folders.append(write(tmp_path / "3-topic", people, talks, quoted=False))
+    person[6] = ""
+    folders.append(write(tmp_path / "4-not-referred", people, talks, quoted=False))
+    folders += [folders[-1], folders[-1]]
+
+    calls: list[Path] = []
+
+    def day_first(folder: Path, ws: Workspace) -> None:
+        calls.append(folder)
+        if len(calls) > 2 * (len(folders) - 1):  # before the last sync, in both workspaces
+            text = ws.profile_path.read_text(encoding="utf-8")
+            day = text.replace('slash_dates = "month-first"', 'slash_dates = "day-first"')
+            assert day != text
+            ws.profile_path.write_text(day, encoding="utf-8")
+
+    spy = Spy(monkeypatch)
+    both_ways(tmp_path, monkeypatch, folders, between=day_first)
+    assert spy.reused == [False, False, False, True, False, True, False]

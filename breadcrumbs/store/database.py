@@ -441,7 +441,7 @@ def _load(
         clean = run is not None and data.staged is run and len(data.contacts) == people
         reused = clean and run is not None and run.reused
         for table in ("contacts", "interactions", "referrals", "prospects", "rejects"):
-            if not (reused and table in ("interactions", "referrals")):
+            if not (reused and table in ("interactions", "referrals", "rejects")):
                 _empty(con, table)
         insert_records(con, "contacts", CONTACT_COLUMNS, data.contacts)
         changed: tuple[list[str], bool] | None = None
@@ -466,7 +466,13 @@ def _load(
 
             drop_staged(con, data)
         insert_records(con, "prospects", PROSPECT_COLUMNS, data.prospects)
-        for start in range(0, len(data.rejects), CHUNK):
+        # A reused judgement's rejects are in the table already, most often all of them.
+        in_place = (
+            reused and run is not None and judged.write_rejects(con, data, run, sync_id) is not None
+        )
+        if reused and not in_place:
+            _empty(con, "rejects")
+        for start in range(0, 0 if in_place else len(data.rejects), CHUNK):
             insert_columns(
                 con,
                 "rejects",
