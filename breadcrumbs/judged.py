@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +144,7 @@ def _reuse(
     check = con.execute(_BLOCK, {"at": at, "n": n}).fetchone()
     if check is None or [int(c) for c in check] != state["check"]:
         return False
+    run.check = tuple(state["check"])
     created = [
         Contact(*r)
         for r in con.execute(
@@ -179,17 +181,26 @@ def _reuse(
 
 
 def remember(
-    con: duckdb.DuckDBPyConnection, data: Validated, run: StagedRun | None, clean: bool
+    con: duckdb.DuckDBPyConnection,
+    data: Validated,
+    run: StagedRun | None,
+    clean: bool,
+    block_kept: bool = False,
 ) -> None:
     """After the load has written every table (its transaction): the key of the judgement
-    whose outcome they now hold, or none (`clean` false: identity changed that outcome)."""
+    whose outcome they now hold, or none (`clean` false: identity changed that outcome).
+    `block_kept`: the rejects were written in place (`write_rejects`), the block untouched."""
     from breadcrumbs.store.database import set_meta
 
     if run is None or not clean or not run.key or not run.done:
         set_meta(con, META, "")
         return
     block = data.rejects[run.reject_at : run.reject_at + run.rejects]
-    check = con.execute(_BLOCK, {"at": run.reject_at, "n": run.rejects}).fetchone()
+    check = (
+        run.check
+        if block_kept and run.reused and run.check
+        else con.execute(_BLOCK, {"at": run.reject_at, "n": run.rejects}).fetchone()
+    )
     assert check is not None
     state = {
         "key": run.key,
@@ -322,3 +333,45 @@ def write_rejects(
         )
     con.execute("UPDATE rejects SET sync_id = $1 WHERE sync_id IS DISTINCT FROM $1", [sync_id])
     return len(differ)
+
+
+def write_contacts(con: duckdb.DuckDBPyConnection, data: Validated) -> bool:
+    """The contacts table made to hold `data.contacts` in place, when every row's id is
+    where it was and few rows differ (those written over, by position). False: the caller
+    empties the table and fills it again."""
+    from breadcrumbs.store.database import CONTACT_COLUMNS
+
+    names = [name for name, _ in CONTACT_COLUMNS]
+    indexed = con.execute(
+        "SELECT count(*) FROM duckdb_indexes() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'contacts'"
+    ).fetchone()
+    shape = con.execute("SELECT count(*), min(rowid), max(rowid) FROM contacts").fetchone()
+    new = data.contacts
+    if (
+        indexed is None
+        or indexed[0]
+        or shape is None
+        or shape[0] != len(new)
+        or (new and shape[2] - shape[1] + 1 != len(new))
+    ):
+        return False
+    listed = ", ".join(f'"{name}"' for name in names)
+    rows = con.execute(f"SELECT {listed} FROM contacts ORDER BY rowid").fetchall()
+    get = attrgetter(*names)
+    differ = [i for i, (c, old) in enumerate(zip(new, rows, strict=True)) if get(c) != old]
+    if len(differ) > _MOST * len(new) or any(new[i].contact_id != rows[i][0] for i in differ):
+        return False  # many changed, or an id elsewhere: filled again
+    if differ:
+        picked = [new[i] for i in differ]
+        values = [(name, kind) for name, kind in CONTACT_COLUMNS if name != "contact_id"]
+        sets = ", ".join(f'"{name}" = c."{name}"' for name, _ in values)
+        unnests = ", ".join(
+            f'unnest(${k}::{kind}[]) AS "{name}"' for k, (name, kind) in enumerate(values, 2)
+        )
+        con.execute(
+            f"UPDATE contacts t SET {sets} FROM (SELECT unnest($1::BIGINT[]) AS pos, {unnests}) c "
+            "WHERE t.rowid = c.pos",
+            [[shape[1] + i for i in differ], *([getattr(c, n) for c in picked] for n, _ in values)],
+        )
+    return True

@@ -199,7 +199,8 @@ class Spy:
         self.written: list[tuple[int, bool]] = []
         self.rejects: list[int | None] = []  # rows written over in place, or None: filled
         real_reuse, real_write = judged.reuse, judged.write_reused
-        real_rejects = judged.write_rejects
+        real_rejects, real_contacts = judged.write_rejects, judged.write_contacts
+        self.contacts: list[bool] = []  # written in place, or filled again
 
         def reuse(*args: object) -> bool:
             done = real_reuse(*args)  # type: ignore[arg-type]
@@ -218,7 +219,13 @@ class Spy:
 
         monkeypatch.setattr(judged, "reuse", reuse)
         monkeypatch.setattr(judged, "write_reused", write_reused)
+
+        def write_contacts(*args: object) -> bool:
+            self.contacts.append(real_contacts(*args))  # type: ignore[arg-type]
+            return self.contacts[-1]
+
         monkeypatch.setattr(judged, "write_rejects", write_rejects)
+        monkeypatch.setattr(judged, "write_contacts", write_contacts)
 
 
 def both_ways(
@@ -271,6 +278,7 @@ def test_weeks_of_edited_sheets_load_the_same_reused_as_judged_again(
     both_ways(tmp_path, monkeypatch, folders)
     assert True in spy.reused and False in spy.reused  # both ways were taken
     assert spy.rejects and None not in spy.rejects  # in place whenever reused, here
+    assert spy.contacts and all(spy.contacts)
 
 
 def test_a_topic_corrected_in_a_big_sheet_is_the_one_row_written(
@@ -311,6 +319,7 @@ def test_a_topic_corrected_in_a_big_sheet_is_the_one_row_written(
     assert spy.reused == [False, True, True, True, True]
     # The conflict's reject written over in place; the rejects after a new one filled again.
     assert spy.rejects == [1, 0, 0, None]
+    assert spy.contacts == [True, True, True, True]  # two companies, nothing, nothing, opt-out
     # The corrected conversation, nothing, the referrals again, nothing.
     assert spy.written == [(1, False), (0, False), (0, True), (0, False)]
     # Each sync of the judging workspace makes everything again; the reusing one only the

@@ -439,40 +439,40 @@ def _load(
         # Identity left the staged sheet's judgement as it was (nobody moved, refused or
         # dropped): the tables hold it exactly, and the next sync may reuse it (judged.py).
         clean = run is not None and data.staged is run and len(data.contacts) == people
-        reused = clean and run is not None and run.reused
+        reused = run if clean and run is not None and run.reused else None
+        # A reused judgement (its re-sync): the rows that differ are written over, in place,
+        # in each table where they line up with the last sync's; else filled again.
+        kept = {"interactions", "referrals", "rejects", "contacts"} if reused else set()
+        if reused is not None and not judged.write_contacts(con, data):
+            kept.discard("contacts")
         for table in ("contacts", "interactions", "referrals", "prospects", "rejects"):
-            if not (reused and table in ("interactions", "referrals", "rejects")):
+            if table not in kept:
                 _empty(con, table)
-        insert_records(con, "contacts", CONTACT_COLUMNS, data.contacts)
+        if "contacts" not in kept:
+            insert_records(con, "contacts", CONTACT_COLUMNS, data.contacts)
         changed: tuple[list[str], bool] | None = None
-        if reused:  # the last sync's conversations and referrals, left where they are
+        if reused is not None:  # the last sync's conversations and referrals, where they are
             changed = judged.write_reused(con, data)
         insert_records(con, "interactions", INTERACTION_COLUMNS, data.interactions)
-        if not reused:
+        if reused is None:
             insert_records(con, "referrals", REFERRAL_COLUMNS, data.referrals)
         staged = data.staged
-        if staged is not None and not reused:
+        if staged is not None and reused is None:
             for table, columns in (
                 ("interactions", INTERACTION_COLUMNS),
                 ("referrals", REFERRAL_COLUMNS),
             ):
                 names = ", ".join(f'"{name}"' for name, _ in columns)
                 con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _st_{table}")
-            from breadcrumbs.validate import drop_staged
-
-            drop_staged(con, data)
-        elif staged is not None:
+        if staged is not None:
             from breadcrumbs.validate import drop_staged
 
             drop_staged(con, data)
         insert_records(con, "prospects", PROSPECT_COLUMNS, data.prospects)
-        # A reused judgement's rejects are in the table already, most often all of them.
-        in_place = (
-            reused and run is not None and judged.write_rejects(con, data, run, sync_id) is not None
-        )
-        if reused and not in_place:
+        if reused is not None and judged.write_rejects(con, data, reused, sync_id) is None:
+            kept.discard("rejects")
             _empty(con, "rejects")
-        for start in range(0, 0 if in_place else len(data.rejects), CHUNK):
+        for start in range(0, 0 if "rejects" in kept else len(data.rejects), CHUNK):
             insert_columns(
                 con,
                 "rejects",
@@ -495,7 +495,7 @@ def _load(
             derived.refresh_topics(con, changed[0])
         else:
             derived.refresh(con)
-        judged.remember(con, data, run, clean)
+        judged.remember(con, data, run, clean, block_kept="rejects" in kept)
         counts = SyncCounts(
             sync_id,
             len(data.contacts),
