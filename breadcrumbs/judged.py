@@ -49,13 +49,6 @@ META = "staged_judgement"  # meta key: the last judgement's key and where its ou
 _CODE = ("validate.py", "judged.py", "reasons.py", "records.py", "sources/dates.py",
          "sources/staged.py", "sources/headers.py")  # fmt: skip
 
-# The staged rejects' block of the rejects table, by position in the order it was written.
-_BLOCK = """
-SELECT count(*), coalesce(sum(hash(k, file, "row", "column", value, reason, severity)::HUGEINT), 0)
-FROM (SELECT row_number() OVER (ORDER BY rowid) - 1 - $at AS k, * FROM rejects)
-WHERE k >= 0 AND k < $n
-"""
-
 
 @lru_cache(maxsize=1)
 def _code() -> str:
@@ -128,23 +121,23 @@ def _reuse(
     ).fetchone()
     people = len(run.people.by_id)
     at, n = int(state["at"]), int(state["n"])
+    # The tables as that sync left them: no sync since (one by a version of Breadcrumbs
+    # that keeps no judgement would leave this one's state behind), as many rows.
     counts = con.execute(
-        "SELECT (SELECT count(*) FROM interactions), "
-        "(SELECT count(*) FROM referrals WHERE seq >= $r0), (SELECT count(*) FROM contacts)",
+        "SELECT (SELECT max(sync_id) FROM syncs), (SELECT count(*) FROM interactions), "
+        "(SELECT count(*) FROM referrals WHERE seq >= $r0), (SELECT count(*) FROM contacts), "
+        "(SELECT count(*) FROM rejects)",
         {"r0": len(out.referrals)},
     ).fetchone()
     if (
         indexed is None
         or indexed[0]
         or counts is None
-        or tuple(int(c) for c in counts)
-        != (state["interactions"], state["referrals"], people + state["created"])
+        or tuple(counts[:4])
+        != (state["sync"], state["interactions"], state["referrals"], people + state["created"])
+        or counts[4] < at + n
     ):
         return False
-    check = con.execute(_BLOCK, {"at": at, "n": n}).fetchone()
-    if check is None or [int(c) for c in check] != state["check"]:
-        return False
-    run.check = tuple(state["check"])
     created = [
         Contact(*r)
         for r in con.execute(
@@ -185,28 +178,22 @@ def remember(
     data: Validated,
     run: StagedRun | None,
     clean: bool,
-    block_kept: bool = False,
+    sync_id: int,
 ) -> None:
-    """After the load has written every table (its transaction): the key of the judgement
-    whose outcome they now hold, or none (`clean` false: identity changed that outcome).
-    `block_kept`: the rejects were written in place (`write_rejects`), the block untouched."""
+    """After the load has written every table (its transaction, sync `sync_id`): the key of
+    the judgement whose outcome they now hold, or none (`clean` false: identity changed that
+    outcome)."""
     from breadcrumbs.store.database import set_meta
 
     if run is None or not clean or not run.key or not run.done:
         set_meta(con, META, "")
         return
     block = data.rejects[run.reject_at : run.reject_at + run.rejects]
-    check = (
-        run.check
-        if block_kept and run.reused and run.check
-        else con.execute(_BLOCK, {"at": run.reject_at, "n": run.rejects}).fetchone()
-    )
-    assert check is not None
     state = {
         "key": run.key,
+        "sync": sync_id,
         "at": run.reject_at,
         "n": run.rejects,
-        "check": [int(c) for c in check],
         "long": {str(i): r.value for i, r in enumerate(block) if len(r.value) > 500},
         "interactions": run.interactions,
         "referrals": run.referrals,

@@ -144,7 +144,6 @@ class StagedRun:
     reused: bool = False
     # A reused judgement's view of the rejects table: the rows before and after its block.
     stored_rejects: tuple[list[tuple[object, ...]], list[tuple[object, ...]]] = ([], [])
-    check: tuple[int, ...] = ()  # its block's, as the last sync left it
 
 
 @lru_cache(maxsize=1 << 18)

@@ -404,3 +404,28 @@ def test_what_the_judgement_reads_beside_the_cells_is_judged_again(
     spy = Spy(monkeypatch)
     both_ways(tmp_path, monkeypatch, folders, between=day_first)
     assert spy.reused == [False, False, False, True, False, True, False]
+
+
+def test_a_sync_that_kept_no_judgement_in_between_is_never_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync by a version of Breadcrumbs that keeps no judgement (one installed for a while,
+    then upgraded again) leaves the state of the sync before it: the sheet that state was
+    judged from, synced again, is judged again, since the tables hold the other sheet."""
+    people, talks = sheets(5)
+    first = write(tmp_path / "first", people, talks, quoted=False)
+    row = next(t for t in talks if len(t) > 5 and t[0].startswith("2026-") and t[1])
+    row[0] = "2026-12-02"  # another day: another conversation, as many as before
+    other = write(tmp_path / "other", people, talks, quoted=False)
+    real = judged.remember
+    calls: list[Path] = []
+
+    def remember(*args: object, **kwargs: object) -> None:
+        calls.append(Path())
+        if len(calls) not in (3, 4):  # the second sync, in both workspaces: an older version
+            real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(judged, "remember", remember)
+    spy = Spy(monkeypatch)
+    both_ways(tmp_path, monkeypatch, [first, other, first])
+    assert spy.reused == [False, False, False]

@@ -495,7 +495,7 @@ def _load(
             derived.refresh_topics(con, changed[0])
         else:
             derived.refresh(con)
-        judged.remember(con, data, run, clean, block_kept="rejects" in kept)
+        judged.remember(con, data, run, clean, sync_id)
         counts = SyncCounts(
             sync_id,
             len(data.contacts),
