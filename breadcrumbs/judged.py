@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import lru_cache
+from itertools import starmap
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,13 +155,13 @@ def _reuse(
     rows = con.execute(
         'SELECT file, "row", "column", value, reason, severity FROM rejects ORDER BY rowid'
     ).fetchall()
-    long: dict[str, str] = state["long"]
-    texts: dict[str, str] = {}  # one copy of each reason many rows share
+    block = list(starmap(Reject, rows[at : at + n]))
+    for i, value in state["long"].items():  # the values the table keeps 500 characters of
+        block[int(i)].value = value
+    texts: dict[str, str] = {}  # one copy of each reason many rows share (memory)
     once = texts.setdefault
-    block = [
-        Reject(f, r, c, long.get(str(i), v), once(why, why), sev)
-        for i, (f, r, c, v, why, sev) in enumerate(rows[at : at + n])
-    ]
+    for reject in block:
+        reject.reason = once(reject.reason, reject.reason)
     run.stored_rejects = (rows[:at], rows[at + n :])  # what the load compares the rest with
     del rows
     out.rejects[run.reject_at : run.reject_at] = block
