@@ -51,6 +51,25 @@ _CODE = ("validate.py", "judged.py", "reasons.py", "records.py", "sources/dates.
          "sources/staged.py", "sources/headers.py")  # fmt: skip
 
 
+# What the judgement left in the tables, hashed (the same after a re-sync of the same sheet):
+# the conversations but their topic and notes, the sheet's referrals, the rejects block (by
+# position: rowids from the table's first, as `write_rejects` keeps them).
+_TABLES = """
+SELECT (SELECT coalesce(sum(hash(interaction_id, contact_id, date, kind, source_row, "time")
+                            ::HUGEINT), 0) FROM interactions),
+       (SELECT coalesce(sum(hash(referrer_id, referred_id, interaction_id, seq)::HUGEINT), 0)
+        FROM referrals WHERE seq >= $r0),
+       (SELECT coalesce(sum(hash(k, file, "row", "column", value, reason, severity)::HUGEINT), 0)
+        FROM (SELECT rowid - (SELECT min(rowid) FROM rejects) - $at AS k, * FROM rejects)
+        WHERE k >= 0 AND k < $n)
+"""
+
+
+def _tables(con: duckdb.DuckDBPyConnection, r0: int, at: int, n: int) -> list[int]:
+    row = con.execute(_TABLES, {"r0": r0, "at": at, "n": n}).fetchone()
+    return [int(v) for v in row] if row is not None else []
+
+
 @lru_cache(maxsize=1)
 def _code() -> str:
     import email_validator
@@ -122,10 +141,11 @@ def _reuse(
     ).fetchone()
     people = len(run.people.by_id)
     at, n = int(state["at"]), int(state["n"])
-    # The tables as that sync left them: no sync since (one by a version of Breadcrumbs
-    # that keeps no judgement would leave this one's state behind), as many rows.
+    # The tables as that sync left them (a sync in between by a version of Breadcrumbs that
+    # keeps no judgement would leave this one's state behind): as many rows, the same
+    # judged columns.
     counts = con.execute(
-        "SELECT (SELECT max(sync_id) FROM syncs), (SELECT count(*) FROM interactions), "
+        "SELECT (SELECT count(*) FROM interactions), "
         "(SELECT count(*) FROM referrals WHERE seq >= $r0), (SELECT count(*) FROM contacts), "
         "(SELECT count(*) FROM rejects)",
         {"r0": len(out.referrals)},
@@ -134,9 +154,10 @@ def _reuse(
         indexed is None
         or indexed[0]
         or counts is None
-        or tuple(counts[:4])
-        != (state["sync"], state["interactions"], state["referrals"], people + state["created"])
-        or counts[4] < at + n
+        or tuple(counts[:3])
+        != (state["interactions"], state["referrals"], people + state["created"])
+        or counts[3] < at + n
+        or _tables(con, len(out.referrals), at, n) != state["tables"]
     ):
         return False
     created = [
@@ -179,11 +200,9 @@ def remember(
     data: Validated,
     run: StagedRun | None,
     clean: bool,
-    sync_id: int,
 ) -> None:
-    """After the load has written every table (its transaction, sync `sync_id`): the key of
-    the judgement whose outcome they now hold, or none (`clean` false: identity changed that
-    outcome)."""
+    """After the load has written every table (its transaction): the key of the judgement
+    whose outcome they now hold, or none (`clean` false: identity changed that outcome)."""
     from breadcrumbs.store.database import set_meta
 
     if run is None or not clean or not run.key or not run.done:
@@ -192,7 +211,7 @@ def remember(
     block = data.rejects[run.reject_at : run.reject_at + run.rejects]
     state = {
         "key": run.key,
-        "sync": sync_id,
+        "tables": _tables(con, len(data.referrals), run.reject_at, run.rejects),
         "at": run.reject_at,
         "n": run.rejects,
         "long": {str(i): r.value for i, r in enumerate(block) if len(r.value) > 500},

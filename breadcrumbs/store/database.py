@@ -495,7 +495,7 @@ def _load(
             derived.refresh_topics(con, changed[0])
         else:
             derived.refresh(con)
-        judged.remember(con, data, run, clean, sync_id)
+        judged.remember(con, data, run, clean)
         counts = SyncCounts(
             sync_id,
             len(data.contacts),
