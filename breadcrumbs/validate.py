@@ -134,6 +134,16 @@ class StagedRun:
     done: bool = False  # judged: _st_interactions and _st_referrals hold its records
     interactions: int = 0
     referrals: int = 0
+    # The judgement's outcome beside its records (`_reuse`): rows merged, contacts created,
+    # rejects made; `key` what it was judged from; `reused`: the outcome is the last sync's,
+    # whose tables hold its records (only the sheet's free text is read from `_st_all`).
+    merged: int = 0
+    created: int = 0
+    rejects: int = 0
+    key: str = ""
+    reused: bool = False
+    # A reused judgement's view of the rejects table: the rows before and after its block.
+    stored_rejects: tuple[list[tuple[object, ...]], list[tuple[object, ...]]] = ([], [])
 
 
 @lru_cache(maxsize=1 << 18)
@@ -1129,6 +1139,12 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
         "CREATE OR REPLACE TEMP VIEW _st AS SELECT rowid + 2 AS row_no, contact, date, kind, "
         'topic, notes, referrals, "time" FROM _st_all WHERE NOT blank'
     )
+    from breadcrumbs.judged import key as judgement_key
+    from breadcrumbs.judged import reuse as reuse_judgement
+
+    run.key = judgement_key(con, out, run)
+    if reuse_judgement(con, out, run):
+        return True  # judged as the last sync judged it: its tables hold the outcome
 
     # Each distinct cell judged once, against everyone known before the sheet.
     whos = [
@@ -1297,8 +1313,9 @@ def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> b
     ).fetchone()
     assert row is not None
     _drop_scratch(con)
-    out.merged += int(row[0]) - int(row[1])
-    out.created += scratch.created
+    run.merged, run.created, run.rejects = int(row[0]) - int(row[1]), scratch.created, len(rejects)
+    out.merged += run.merged
+    out.created += run.created
     run.interactions, run.referrals, run.done = int(row[1]), int(row[2]), True
     out.rejects[run.reject_at : run.reject_at] = [r for _, r in rejects]
     out.contacts = list(sim.by_id.values())
@@ -1441,6 +1458,12 @@ def materialize_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
     run = out.staged
     if run is None or not run.done:
         return
+    if run.reused:  # the last sync's records, in its tables
+        from breadcrumbs.judged import materialize
+
+        materialize(con, out)
+        drop_staged(con, out)
+        return
     out.interactions.extend(
         Interaction(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])
         for r in con.execute(
@@ -1466,6 +1489,7 @@ def forget_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
 
 def drop_staged(con: duckdb.DuckDBPyConnection, out: Validated) -> None:
     if out.staged is not None and out.staged.done:
+        _drop_scratch(con)  # a reused judgement's `_st_all`
         con.execute("DROP TABLE IF EXISTS _st_interactions")
         con.execute("DROP TABLE IF EXISTS _st_referrals")
     out.staged = None

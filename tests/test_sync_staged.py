@@ -262,6 +262,26 @@ def test_a_conversations_csv_with_quotes_is_read_row_by_row(tmp_path: Path) -> N
     assert staged.stage_csv(folder / "interactions.csv", "interactions", "i.csv") is not None
 
 
+@pytest.mark.parametrize(
+    "space",
+    [
+        *staged._OTHER_SPACE,
+        *(b"\xe2\x80" + bytes([b]) for b in [*range(0x80, 0x8B), 0xA8, 0xA9, 0xAF]),
+    ],
+)
+def test_a_conversations_csv_with_whitespace_duckdb_keeps_is_read_row_by_row(
+    tmp_path: Path, space: bytes
+) -> None:
+    """DuckDB's trim() strips spaces only: any other whitespace str.strip() removes sends the
+    sheet to the csv module, wherever it is and whatever else the file holds."""
+    path = tmp_path / "interactions.csv"
+    plain = "date,contact,topic\n2026-01-02,Ann Lée,‘a’ talk – ok\n".encode() * 50
+    path.write_bytes(plain)
+    assert staged.stage_csv(path, "interactions", "i.csv") is not None
+    path.write_bytes(plain + b"2026-01-03,Bo," + space + b"x\n")
+    assert staged.stage_csv(path, "interactions", "i.csv") is None
+
+
 def test_a_referral_that_makes_a_later_mention_of_a_name_ambiguous_loads_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

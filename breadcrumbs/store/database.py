@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from breadcrumbs import clock
+from breadcrumbs import clock, judged
 from breadcrumbs.errors import WorkspaceError
 from breadcrumbs.settings import Workspace
 from breadcrumbs.store import derived, identity
@@ -454,25 +454,45 @@ def _load(
         row = con.execute("SELECT coalesce(max(sync_id), 0) + 1 FROM syncs").fetchone()
         sync_id = int(row[0]) if row else 1
         # Contacts, conversations and referrals carry person ids from here on.
+        run, people = data.staged, len(data.contacts)
         pending = identity.resolve_identities(con, data)
+        # Identity left the staged sheet's judgement as it was (nobody moved, refused or
+        # dropped): the tables hold it exactly, and the next sync may reuse it (judged.py).
+        clean = run is not None and data.staged is run and len(data.contacts) == people
+        reused = run if clean and run is not None and run.reused else None
+        # A reused judgement (its re-sync): the rows that differ are written over, in place,
+        # in each table where they line up with the last sync's; else filled again.
+        kept = {"interactions", "referrals", "rejects", "contacts"} if reused else set()
+        if reused is not None and not judged.write_contacts(con, data):
+            kept.discard("contacts")
         for table in ("contacts", "interactions", "referrals", "prospects", "rejects"):
-            _empty(con, table)
-        insert_records(con, "contacts", CONTACT_COLUMNS, data.contacts)
+            if table not in kept:
+                _empty(con, table)
+        if "contacts" not in kept:
+            insert_records(con, "contacts", CONTACT_COLUMNS, data.contacts)
+        changed: tuple[list[str], bool] | None = None
+        if reused is not None:  # the last sync's conversations and referrals, where they are
+            changed = judged.write_reused(con, data)
         insert_records(con, "interactions", INTERACTION_COLUMNS, data.interactions)
-        insert_records(con, "referrals", REFERRAL_COLUMNS, data.referrals)
+        if reused is None:
+            insert_records(con, "referrals", REFERRAL_COLUMNS, data.referrals)
         staged = data.staged
-        if staged is not None:
+        if staged is not None and reused is None:
             for table, columns in (
                 ("interactions", INTERACTION_COLUMNS),
                 ("referrals", REFERRAL_COLUMNS),
             ):
                 names = ", ".join(f'"{name}"' for name, _ in columns)
                 con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _st_{table}")
+        if staged is not None:
             from breadcrumbs.validate import drop_staged
 
             drop_staged(con, data)
         insert_records(con, "prospects", PROSPECT_COLUMNS, data.prospects)
-        for start in range(0, len(data.rejects), CHUNK):
+        if reused is not None and judged.write_rejects(con, data, reused, sync_id) is None:
+            kept.discard("rejects")
+            _empty(con, "rejects")
+        for start in range(0, 0 if "rejects" in kept else len(data.rejects), CHUNK):
             insert_columns(
                 con,
                 "rejects",
@@ -490,7 +510,12 @@ def _load(
             [clock.today()],
         )
         identity.record_identities(con, pending)
-        derived.refresh(con)
+        if changed is not None and not changed[1] and derived.known():
+            # Only conversations' topic and notes moved: what the derived tables read of them.
+            derived.refresh_topics(con, changed[0])
+        else:
+            derived.refresh(con)
+        judged.remember(con, data, run, clean)
         counts = SyncCounts(
             sync_id,
             len(data.contacts),

@@ -24,6 +24,8 @@ syncing the same sheet again, even on another day, changes nothing.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -93,3 +95,44 @@ def talks_from(con: duckdb.DuckDBPyConnection, first_day: date) -> str:
     when its window covers that day, else `interactions` itself."""
     since = recent_since(con)
     return "recent_talks" if since is not None and first_day >= since else "interactions"
+
+
+# What a re-sync that reused its judgement (judged.py) may leave to `refresh_topics`: the
+# tables `REFRESH` makes, as written here. A table added to it turns the shortcut off (every
+# table made again) until `refresh_topics` learns what it reads.
+_KNOWN = {"derived_state", "contact_facts", "recent_talks", "referral_pairs"}
+_KNOWN_REFRESH = set(re.findall(r"CREATE OR REPLACE TABLE (\w+)", REFRESH)) == _KNOWN
+
+
+def known() -> bool:
+    return _KNOWN_REFRESH
+
+
+_CONTACT_TALKS_OF = """
+UPDATE contact_facts cf SET last_kind = n.talk.kind, last_topic = n.talk.topic
+FROM (
+    SELECT contact_id,
+           arg_max({'kind': kind, 'topic': topic}, (date, source_row))
+             FILTER (WHERE date IS NOT NULL) AS talk
+    FROM interactions
+    WHERE contact_id IN (SELECT contact_id FROM interactions
+                         WHERE interaction_id IN (SELECT unnest($ids::VARCHAR[])))
+    GROUP BY contact_id) n
+WHERE cf.contact_id = n.contact_id
+"""
+
+_RECENT_TOPICS_OF = """
+UPDATE recent_talks r SET topic = i.topic
+FROM interactions i
+WHERE r.interaction_id = i.interaction_id AND i.interaction_id IN (SELECT unnest($ids::VARCHAR[]))
+"""
+
+
+def refresh_topics(con: duckdb.DuckDBPyConnection, interaction_ids: Sequence[str]) -> None:
+    """After a load that changed only these conversations' topic or notes (nothing else of
+    any sheet table): the derived rows that show a topic, worked out again in place (the
+    notes no derived table reads)."""
+    if interaction_ids:
+        ids = {"ids": list(interaction_ids)}
+        con.execute(_CONTACT_TALKS_OF, ids)
+        con.execute(_RECENT_TOPICS_OF, ids)
