@@ -69,7 +69,7 @@ PURE_FUNCTIONS = frozenset({"range", "dict"})
 
 # Statements and expressions a constant part may hold (besides Name, Call, Filter, Test and
 # For, checked on their own).
-_PLAIN = (
+PLAIN_NODES = (
     nodes.Output,
     nodes.TemplateData,
     nodes.Const,
@@ -353,7 +353,7 @@ def _constant(node: nodes.Node, names: frozenset[str], local: frozenset[str]) ->
     elif isinstance(node, nodes.Test):
         if node.name not in PURE_TESTS:
             return False
-    elif not isinstance(node, _PLAIN):
+    elif not isinstance(node, PLAIN_NODES):
         return False
     return all(_constant(c, names, local) for c in node.iter_child_nodes())
 

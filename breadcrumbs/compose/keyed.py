@@ -41,32 +41,23 @@ from typing import Any
 
 from jinja2 import nodes
 
-from breadcrumbs.compose.constant import PURE_FILTERS, PURE_FUNCTIONS, PURE_METHODS, PURE_TESTS
+from breadcrumbs.compose.constant import (
+    PLAIN_NODES,
+    PURE_FILTERS,
+    PURE_FUNCTIONS,
+    PURE_METHODS,
+    PURE_TESTS,
+)
 
-# The nodes a handled template may hold; Filter, Test and Call are checked on their own.
+# The nodes a handled template may hold: a constant part's plain ones, and the names,
+# loops and assignments that carry per-email values (Filter, Test and Call are checked on
+# their own).
 _ALLOWED = (
+    *PLAIN_NODES,
     nodes.Template,
-    nodes.Output,
-    nodes.TemplateData,
-    nodes.If,
     nodes.For,
     nodes.Assign,
     nodes.Name,
-    nodes.Getattr,
-    nodes.Getitem,
-    nodes.Slice,
-    nodes.Const,
-    nodes.CondExpr,
-    nodes.Compare,
-    nodes.Operand,
-    nodes.BinExpr,
-    nodes.UnaryExpr,
-    nodes.Concat,
-    nodes.Tuple,
-    nodes.List,
-    nodes.Dict,
-    nodes.Pair,
-    nodes.Keyword,
     nodes.Filter,
     nodes.Test,
     nodes.Call,
