@@ -154,6 +154,19 @@ def timed_plain_writes(folder: Path, count: int) -> Writes:
     return Writes(seconds, after.user - before.user + after.system - before.system)
 
 
+def baseline_round(
+    bin_dir: Path, mailmerge: Path, env: dict[str, str], folder: Path, people: int
+) -> tuple[Run, Writes]:
+    """One round of the baseline: mailmerge's dry run of the rows, then plain writes of as
+    many files into `folder`."""
+    dry_run = run(
+        [str(bin_dir / "mailmerge"), "--dry-run", "--no-limit", "--output-format", "raw"],
+        mailmerge,
+        env,
+    )
+    return dry_run, timed_plain_writes(folder, people)
+
+
 def case(
     results: Results,
     scratch: Path,
@@ -172,14 +185,9 @@ def case(
     mms, writes, paths, files = [], [], [], []
     others: list[ReadmeRun] = []
     for i in range(ROUNDS):
-        mms.append(
-            run(
-                [str(bin_dir / "mailmerge"), "--dry-run", "--no-limit", "--output-format", "raw"],
-                mailmerge,
-                env,
-            )
-        )
-        writes.append(timed_plain_writes(scratch / f"plain-{i}", people))
+        mm, written = baseline_round(bin_dir, mailmerge, env, scratch / f"plain-{i}", people)
+        mms.append(mm)
+        writes.append(written)
         ws = make_workspace(scratch / f"ws-readme-{i}")
         paths.append(readme_path(crumbs, network, ws, env, prefect=False))
         files.append(outbox_files(ws))
@@ -317,14 +325,9 @@ def digest_case(
         return ReadmeRun(sync, digest)
 
     for i in range(ROUNDS):
-        mms.append(
-            run(
-                [str(bin_dir / "mailmerge"), "--dry-run", "--no-limit", "--output-format", "raw"],
-                mailmerge,
-                env,
-            )
-        )
-        writes.append(timed_plain_writes(scratch / f"plain-{i}", people))
+        mm, written = baseline_round(bin_dir, mailmerge, env, scratch / f"plain-{i}", people)
+        mms.append(mm)
+        writes.append(written)
         ours.append(pair(make_workspace(scratch / f"ws-{i}"), env))
         if beside is not None:
             others.append(pair(make_workspace(scratch / f"ws-beside-{i}"), beside.env))
