@@ -380,8 +380,10 @@ def test_a_sheet_that_is_not_utf8_is_never_staged(tmp_path: Path, name: bytes) -
     st.lists(
         st.lists(
             st.sampled_from(
-                [b"a", b"Zo\xc3\xab", b" ", b",", b";", b"2026-01-02", b"\r", b"\r\n", b"\n"]
-                + [b"\t", b'"', b"\xe2\x80\x90", b"\xe2\x80\x83", b"\xc2\xa0", b"x\ry"]
+                [
+                    *(b"a", b"Zo\xc3\xab", b" ", b",", b";", b"2026-01-02", b"\r", b"\r\n"),
+                    *(b"\n", b"\t", b'"', b"\xe2\x80\x90", b"\xe2\x80\x83", b"\xc2\xa0", b"x\ry"),
+                ]
             ),
             max_size=8,
         ).map(b"".join),
@@ -424,9 +426,7 @@ def test_stage_csv_counts_as_if_it_counted_the_whole_file(
         b"email,name\na@example.com,Ann\nb@example.com,Bo\n",
     ],
 )
-def test_a_plain_sheet_is_staged_with_its_lines_and_delimiters(
-    tmp_path: Path, text: bytes
-) -> None:
+def test_a_plain_sheet_is_staged_with_its_lines_and_delimiters(tmp_path: Path, text: bytes) -> None:
     from breadcrumbs.sources import staged
 
     path = tmp_path / "sheet.csv"
