@@ -216,8 +216,9 @@ def _print_sync(report: Any, ws: Any) -> None:
         f"{_plural(c.prospects, 'prospect')}"
     )
     typer.echo(f"  merged: {_plural(c.merged, 'duplicate row')}")
-    typer.echo(f"  refused: {_plural(sum(report.reasons.values()), 'row')}")
-    for reason, count in report.reasons.most_common():
+    reasons = report.reasons  # counted once: every reject is looked at (238,511 at 100k/1M)
+    typer.echo(f"  refused: {_plural(sum(reasons.values()), 'row')}")
+    for reason, count in reasons.most_common():
         typer.echo(f"    {count} × {reason}")
     notices = report.notices
     if notices:

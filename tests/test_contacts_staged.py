@@ -372,3 +372,84 @@ def test_a_sheet_that_is_not_utf8_is_never_staged(tmp_path: Path, name: bytes) -
     path = tmp_path / "contacts.csv"
     path.write_bytes(b"email,name\na@example.com," + name + b"\n")
     assert staged.stage_csv(path, "contacts", "contacts.csv") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([b"date,contact,kind,topic", b"date;contact;kind;topic", b"email,name"]),
+    st.lists(
+        st.lists(
+            st.sampled_from(
+                [
+                    *(b"a", b"Zo\xc3\xab", b" ", b",", b";", b"2026-01-02", b"\r", b"\r\n"),
+                    *(b"\n", b"\t", b'"', b"\xe2\x80\x90", b"\xe2\x80\x83", b"\xc2\xa0", b"x\ry"),
+                ]
+            ),
+            max_size=8,
+        ).map(b"".join),
+        min_size=1,
+        max_size=12,
+    ),
+    st.sampled_from([b"\n", b"\r\n"]),
+    st.booleans(),
+)
+def test_stage_csv_counts_as_if_it_counted_the_whole_file(
+    tmp_path_factory: pytest.TempPathFactory,
+    header: bytes,
+    lines: list[bytes],
+    end: bytes,
+    last_end: bool,
+) -> None:
+    """stage_csv counts line ends and delimiters in one pass's leftovers (`_NOT_KEPT`
+    dropped): the same sheet, or the same refusal, as with nothing dropped (every count then
+    over the whole file, as it was)."""
+    from breadcrumbs.sources import staged
+
+    path = tmp_path_factory.mktemp("sc") / "sheet.csv"
+    path.write_bytes(header + end + end.join(lines) + (end if last_end else b""))
+    name = "contacts" if header.startswith(b"email") else "interactions"
+    got = staged.stage_csv(path, name, "sheet.csv")
+    real = staged._NOT_KEPT
+    try:
+        staged._NOT_KEPT = b""  # keep every byte: the counts are the whole file's
+        whole = staged.stage_csv(path, name, "sheet.csv")
+    finally:
+        staged._NOT_KEPT = real
+    assert got == whole
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"date;contact;kind\n2026-01-02;a@example.com;call\n2026-01-03;b@example.com;x;y\n",
+        b"date,contact,kind\r\n2026-01-02,a@example.com,call\r\n2026-01-03,b,x,y\r\n",
+        b"email,name\na@example.com,Ann\nb@example.com,Bo\n",
+    ],
+)
+def test_a_plain_sheet_is_staged_with_its_lines_and_delimiters(tmp_path: Path, text: bytes) -> None:
+    from breadcrumbs.sources import staged
+
+    path = tmp_path / "sheet.csv"
+    path.write_bytes(text)
+    sheet = staged.stage_csv(path, "contacts" if text[:1] == b"e" else "interactions", "s.csv")
+    assert sheet is not None
+    assert sheet.lines == text.count(b"\n") - 1
+    assert sheet.delimiters == text.count(sheet.delimiter.encode())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"email,name\na@x.com,A\rB\n",
+        b"email,name\r\na@x.com,A\rn\n",
+        # As many \r as \n, each \r a cell before its \n: no line end, though the bytes
+        # stage_csv keeps (a comma, \r, \n) would show "\r\n" twice.
+        b"email,name\rX\na@x.com,Ann\rY\n",
+    ],
+)
+def test_a_lone_carriage_return_is_never_staged(tmp_path: Path, text: bytes) -> None:
+    from breadcrumbs.sources import staged
+
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(text)
+    assert staged.stage_csv(path, "contacts", "contacts.csv") is None
