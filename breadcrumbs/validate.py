@@ -609,13 +609,19 @@ def _contacts_staged(sheet: StagedSheet, export: str, out: Validated, people: _C
     return True
 
 
-def _contact_rows(
-    con: duckdb.DuckDBPyConnection, sheet: StagedSheet, export: str
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] | None:
-    """The sheet's people as Contact's fields (one per kept row, in the sheet's order) and
-    its rows with something to refuse; None if DuckDB split the file otherwise."""
+# The conversations sheet's canonical columns, as `_st_all` holds them.
+_SHEET_CELLS = ("contact", "date", "kind", "topic", "notes", "referrals", "time")
+
+
+def _read_staged(
+    con: duckdb.DuckDBPyConnection, create: str, sheet: StagedSheet, names: tuple[str, ...]
+) -> bool:
+    """`create` (a CREATE ... TABLE statement's head) filled from the staged file: the
+    canonical columns `names`, each the first non-blank of the file's columns for it, every
+    line kept (its number is its place: DuckDB keeps the file's order,
+    preserve_insertion_order), with how many cells it had and whether it is blank. False
+    when DuckDB split a line otherwise than the csv module would."""
     width = sheet.width + 8  # room for cells past the header's, read and ignored
-    raw = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
 
     def column(name: str) -> str:
         sources = sheet.columns.get(name, [])
@@ -624,11 +630,13 @@ def _contact_rows(
         firsts = ", ".join(f"nullif(trim(c{i}), '')" for i in sources)
         return f"coalesce({firsts}) AS {name}"
 
+    raw = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
     every = ", ".join(f"c{i}" for i in range(width))
     cells = " + ".join(f"(c{i} IS NOT NULL)::INTEGER" for i in range(width))
+    table = create.split()[-1]
     con.execute(
-        f"""CREATE TEMP TABLE c_all AS
-        SELECT {", ".join(column(c) for c in _CONTACT_CELLS)},
+        f"""{create} AS
+        SELECT {", ".join(column(c) for c in names)},
                {cells} AS cells, trim(concat({every}, '')) = '' AS blank
         FROM read_csv($path, delim=$delim, quote='', escape='', header=false, skip=1,
                       all_varchar=true, null_padding=true, auto_detect=false,
@@ -636,8 +644,18 @@ def _contact_rows(
                       new_line='{sheet.new_line.encode("unicode_escape").decode()}')""",
         {"path": str(sheet.path), "delim": sheet.delimiter},
     )
-    shape = con.execute("SELECT count(*), coalesce(sum(cells - 1), 0) FROM c_all").fetchone()
-    if shape is None or shape[0] != sheet.lines or sheet.width - 1 + shape[1] != sheet.delimiters:
+    shape = con.execute(f"SELECT count(*), coalesce(sum(cells - 1), 0) FROM {table}").fetchone()
+    return not (
+        shape is None or shape[0] != sheet.lines or sheet.width - 1 + shape[1] != sheet.delimiters
+    )
+
+
+def _contact_rows(
+    con: duckdb.DuckDBPyConnection, sheet: StagedSheet, export: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]] | None:
+    """The sheet's people as Contact's fields (one per kept row, in the sheet's order) and
+    its rows with something to refuse; None if DuckDB split the file otherwise."""
+    if not _read_staged(con, "CREATE TEMP TABLE c_all", sheet, _CONTACT_CELLS):
         return None  # DuckDB split a line otherwise than the csv module would
     # A row is numbered as the csv module numbers it (the header is row 1); `_name_of`'s name;
     # whether its email cell is a plain address (`plain_email`'s, decided here: see _PLAIN_SQL).
@@ -1103,35 +1121,7 @@ def _table(
 
 def _staged(con: duckdb.DuckDBPyConnection, out: Validated, run: StagedRun) -> bool:
     sheet, file = run.sheet, run.sheet.file
-    # Room for a few cells past the header's (row by row they are read, then ignored).
-    width = sheet.width + 8
-    raw = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
-
-    def column(name: str) -> str:
-        sources = sheet.columns.get(name, [])
-        if not sources:
-            return f"NULL::VARCHAR AS {name}"
-        firsts = ", ".join(f"nullif(trim(c{i}), '')" for i in sources)
-        return f"coalesce({firsts}) AS {name}"
-
-    every = ", ".join(f"c{i}" for i in range(width))
-    cells = " + ".join(f"(c{i} IS NOT NULL)::INTEGER" for i in range(width))
-    # The canonical columns straight from the file, every line kept (its number is its
-    # place: DuckDB keeps the file's order, preserve_insertion_order), with how many cells
-    # it had and whether it is blank.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _st_all AS
-        SELECT {column("contact")}, {column("date")}, {column("kind")}, {column("topic")},
-               {column("notes")}, {column("referrals")}, {column("time")},
-               {cells} AS cells, trim(concat({every}, '')) = '' AS blank
-        FROM read_csv($path, delim=$delim, quote='', escape='', header=false, skip=1,
-                      all_varchar=true, null_padding=true, auto_detect=false,
-                      strict_mode=false, nullstr='{_NULL}', columns={{{raw}}},
-                      new_line='{sheet.new_line.encode("unicode_escape").decode()}')""",
-        {"path": str(sheet.path), "delim": sheet.delimiter},
-    )
-    shape = con.execute("SELECT count(*), coalesce(sum(cells - 1), 0) FROM _st_all").fetchone()
-    if shape is None or shape[0] != sheet.lines or sheet.width - 1 + shape[1] != sheet.delimiters:
+    if not _read_staged(con, "CREATE OR REPLACE TEMP TABLE _st_all", sheet, _SHEET_CELLS):
         return _undecided("shape")  # DuckDB split a line otherwise than the csv module would
     # A row is numbered as the csv module numbers it: the header is row 1, no line is blank
     # or split (stage_csv); blank rows are skipped, their numbers kept.
