@@ -247,6 +247,21 @@ def test_a_sheet_whose_order_matters_is_read_row_by_row_and_loads_the_same(
     both_ways(tmp_path, monkeypatch, folders, read_again=1)
 
 
+def test_a_conversations_line_duckdb_splits_otherwise_is_read_row_by_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line with more cells than the header's and the room kept past it: DuckDB's count of
+    cells disagrees with the csv module's, so the sheet is judged row by row after all."""
+    folder = tmp_path / "net"
+    folder.mkdir()
+    (folder / "contacts.csv").write_text("name,email\nAnn Lee,ann@example.com\n")
+    (folder / "interactions.csv").write_text(
+        "date,contact,kind,topic\n2026-01-02,Ann Lee,call,roles\n"
+        "2026-01-03,Ann Lee,coffee,teams" + ",x" * 12 + "\n"
+    )
+    both_ways(tmp_path, monkeypatch, [folder], read_again=1)
+
+
 def test_a_conversations_csv_with_quotes_is_read_row_by_row(tmp_path: Path) -> None:
     folder = tmp_path / "net"
     folder.mkdir()
