@@ -252,6 +252,24 @@ def test_an_old_address_that_comes_back_as_someone_else_is_a_new_person(
     }
 
 
+def test_someone_who_left_the_sheet_is_not_found_again_by_name_alone(
+    search: Workspace,
+) -> None:
+    """Ann left the sheet; a later row of the same name at another address is matched by
+    name only among the sheet's people, so it is someone new, not Ann with a new address."""
+    source = str(search.root / "sheet")
+    sheet(search, ["ann@example.com,Ann Lee,Acme,"], [COFFEE])
+    run_sync(search, source)
+    sheet(search, ["bo@example.com,Bo Chen,Beta,"], [])
+    run_sync(search, source)
+    sheet(search, ["bo@example.com,Bo Chen,Beta,", "ann@other.example,Ann Lee,Other,"], [])
+    run_sync(search, source)
+    assert person_ids(search) == {
+        "bo@example.com": "e:bo@example.com",
+        "ann@other.example": "e:ann@other.example",
+    }
+
+
 def test_mail_exchanged_at_an_old_address_is_still_a_touch_of_the_person(
     search: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
