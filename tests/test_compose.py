@@ -308,6 +308,22 @@ def test_a_constant_in_a_template_says_the_same_in_every_email_of_a_batch(
     assert "Warm regards, Bo Ek." in second.html
 
 
+@pytest.mark.parametrize("literal", ["bctok0x", "bctok7x", "bctok999x", "bctok"])
+def test_a_template_holding_the_value_marker_text_is_refused_not_filled(
+    tmp_path: Path, literal: str
+) -> None:
+    """`bctok<n>x` marks where a value goes in the skeleton: a template that says it in its
+    own words was filled with the first name ("Code Ann for Ann Lee") or crashed. It is
+    refused, naming the template and what to do."""
+    folder = override(
+        tmp_path,
+        "thank-you",
+        f"Subject: Hi {{{{ contact.first_name }}}}\n\nCode {literal} for {{{{ contact.name }}}}.\n",
+    )
+    with pytest.raises(TemplateError, match=r"thank-you\.md\.j2: the text 'bctok' is reserved"):
+        compose(thank_you(), folder)
+
+
 def test_a_template_reads_its_values_as_a_dict_too_methods_first(tmp_path: Path) -> None:
     """`contact.get("company")` and `contact.items()` work as on a plain dict (a method
     wins over a key of its name): compose's faster attribute lookup keeps Jinja's order."""

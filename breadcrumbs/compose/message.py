@@ -632,6 +632,13 @@ class Composer:
         env = self._env
         assert env.loader is not None
         source, filename, _ = env.loader.get_source(env, name)
+        if "bctok" in source:
+            # The skeleton marks where each value goes with `bctok<n>x`: the same text in
+            # the template's own words would be filled with some value, or fail.
+            raise TemplateError(
+                f"{name}: the text 'bctok' is reserved (Breadcrumbs marks where values go "
+                "with it); reword it in the template"
+            )
         try:
             spliced = self._spliced(source, name, filename)
         except Exception:  # any doubt (a syntax error too): as get_template
